@@ -1,0 +1,3 @@
+import { buildProgram } from '../local/cli/program.ts';
+
+await buildProgram().parseAsync(process.argv);
