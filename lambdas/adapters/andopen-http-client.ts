@@ -1,0 +1,432 @@
+/**
+ * The &Open 2026-05 HTTP client: the `GiftingApi` port over node:http / node:https.
+ *
+ * Not global fetch: the ledger must know whether a failed POST was WRITTEN (it may have created a
+ * gift, so it is never re-sent automatically) or never left this machine (safe to retry). With
+ * node:http we watch the socket: `requestSent` is true once the request was handed to a connected
+ * socket (bytes written after connect, or the request's 'finish'), false for refused connections,
+ * DNS failures and connect timeouts.
+ *
+ * Calls never throw for an answer or a network failure (see the port). The API key lives in a
+ * `#private` field and only ever goes into the Authorization header: error messages are built from
+ * the error code and host, never from headers, and `inspect`/`JSON.stringify` show no key.
+ */
+
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { inspect } from 'node:util';
+import { InvalidBaseUrlError, resolveBaseUrl } from '../core/andopen-hosts.ts';
+import { parseRetryAfter } from '../core/retry-after.ts';
+import type {
+  ApiCall,
+  ApiError,
+  ApiResponse,
+  Campaign,
+  GiftingApi,
+  GiftRequest,
+  GiftRequestBody,
+  ListCampaignsParams,
+  Page,
+  TransportFailure,
+} from '../ports/gifting-api.ts';
+import {
+  parseCampaign,
+  parseCampaignPage,
+  parseErrors,
+  parseGiftRequest,
+  parseJson,
+} from './andopen-parse.ts';
+
+export const ANDOPEN_API_VERSION = '2026-05';
+
+export interface AndOpenHttpClientOptions {
+  /** `us` | `eu` | `staging` or an http(s) URL (see resolveBaseUrl). */
+  baseUrl: string;
+  /** The bearer token (`ao-v1-…`). Surrounding whitespace (a newline from a secret file) is trimmed. */
+  apiKey: string;
+  /** The whole exchange: connect, request, response headers and body. Default 10 s. */
+  timeoutMs?: number;
+  /** From socket assignment to a connected (for https: TLS-established) socket. Default 3 s. */
+  connectTimeoutMs?: number;
+  userAgent?: string;
+  /** Wall clock for HTTP-date `Retry-After` values. */
+  now?: () => number;
+  /** Concurrent sockets to &Open from this client. Default 64. */
+  maxSockets?: number;
+  /** Larger answers are abandoned (a campaign page carries whole catalogues, but not gigabytes). */
+  maxResponseBytes?: number;
+}
+
+export class AndOpenClientConfigError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'AndOpenClientConfigError';
+  }
+}
+
+/** listAllCampaigns could not read a page. `call` is what that page's request returned. */
+export class CampaignListError extends Error {
+  readonly call: ApiCall<Page<Campaign>>;
+
+  constructor(message: string, call: ApiCall<Page<Campaign>>) {
+    super(message);
+    this.name = 'CampaignListError';
+    this.call = call;
+  }
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
+const DEFAULT_MAX_SOCKETS = 64;
+const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+const DEFAULT_USER_AGENT = 'gift-batch/0.1.0';
+// Visible ASCII only: anything else is a paste error and would be rejected in a header anyway.
+const VALID_API_KEY = /^[\x21-\x7e]+$/;
+
+type Method = 'GET' | 'POST';
+
+export class AndOpenHttpClient implements GiftingApi {
+  readonly #apiKey: string;
+  readonly #baseUrl: URL;
+  readonly #transport: typeof http | typeof https;
+  readonly #agent: http.Agent;
+  readonly #timeoutMs: number;
+  readonly #connectTimeoutMs: number;
+  readonly #userAgent: string;
+  readonly #now: () => number;
+  readonly #maxResponseBytes: number;
+
+  constructor(options: AndOpenHttpClientOptions) {
+    const apiKey = typeof options.apiKey === 'string' ? options.apiKey.trim() : '';
+    if (apiKey === '') throw new AndOpenClientConfigError('The &Open API key is empty.');
+    if (!VALID_API_KEY.test(apiKey)) {
+      throw new AndOpenClientConfigError(
+        'The &Open API key contains spaces or control characters: check how it was copied.',
+      );
+    }
+    this.#apiKey = apiKey;
+    this.#baseUrl = new URL(resolveBaseUrlWithoutKey(options.baseUrl, apiKey));
+    this.#transport = this.#baseUrl.protocol === 'https:' ? https : http;
+    this.#timeoutMs = positive('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
+    this.#connectTimeoutMs = positive(
+      'connectTimeoutMs',
+      options.connectTimeoutMs,
+      DEFAULT_CONNECT_TIMEOUT_MS,
+    );
+    this.#userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    this.#now = options.now ?? Date.now;
+    this.#maxResponseBytes = positive(
+      'maxResponseBytes',
+      options.maxResponseBytes,
+      DEFAULT_MAX_RESPONSE_BYTES,
+    );
+    const maxSockets = positive('maxSockets', options.maxSockets, DEFAULT_MAX_SOCKETS);
+    this.#agent = new this.#transport.Agent({ keepAlive: true, maxSockets });
+  }
+
+  /** The resolved base URL, without a trailing slash. */
+  get baseUrl(): string {
+    return this.#baseUrl.href.replace(/\/+$/, '');
+  }
+
+  createGiftRequest(body: GiftRequestBody): Promise<ApiCall<GiftRequest>> {
+    return this.#call('POST', '/gift_requests', body, parseGiftRequest);
+  }
+
+  getGiftRequest(id: string): Promise<ApiCall<GiftRequest>> {
+    return this.#call(
+      'GET',
+      `/gift_requests/${encodeURIComponent(id)}`,
+      undefined,
+      parseGiftRequest,
+    );
+  }
+
+  getCampaign(id: string): Promise<ApiCall<Campaign>> {
+    return this.#call('GET', `/campaigns/${encodeURIComponent(id)}`, undefined, parseCampaign);
+  }
+
+  listCampaigns(params: ListCampaignsParams = {}): Promise<ApiCall<Page<Campaign>>> {
+    const query = new URLSearchParams();
+    if (params.limit !== undefined) query.set('limit', String(params.limit));
+    if (params.after !== undefined) query.set('after', params.after);
+    if (params.status !== undefined) query.set('status', params.status);
+    if (params.sort !== undefined) query.set('sort', params.sort);
+    const search = query.toString() === '' ? '' : `?${query}`;
+    return this.#call('GET', `/campaigns${search}`, undefined, parseCampaignPage);
+  }
+
+  /**
+   * Every campaign, page after page (`after` = id of the last item while `has_more`). Throws
+   * CampaignListError when a page cannot be read (the caller decides whether to retry the walk).
+   */
+  async *listAllCampaigns(params: ListCampaignsParams = {}): AsyncGenerator<Campaign, void> {
+    let after = params.after;
+    const cursors = new Set<string>();
+    for (;;) {
+      const call = await this.listCampaigns({ ...params, after });
+      if (call.kind === 'transport-failure') {
+        throw new CampaignListError(`Listing campaigns failed: ${call.message}`, call);
+      }
+      if (call.body === null) {
+        throw new CampaignListError(
+          `Listing campaigns failed: HTTP ${call.status}${describeErrors(call.errors)} (Request-Id ${call.requestId ?? 'none'})`,
+          call,
+        );
+      }
+      yield* call.body.data;
+      const last = call.body.data.at(-1);
+      if (!call.body.has_more || last === undefined) return;
+      // A cursor that does not move would loop forever.
+      if (cursors.has(last.id)) {
+        throw new CampaignListError(
+          `Listing campaigns failed: the cursor ${last.id} repeated`,
+          call,
+        );
+      }
+      cursors.add(last.id);
+      after = last.id;
+    }
+  }
+
+  /** Closes the pooled keep-alive sockets. Calls made afterwards open new ones. */
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      baseUrl: this.baseUrl,
+      apiVersion: ANDOPEN_API_VERSION,
+      timeoutMs: this.#timeoutMs,
+      connectTimeoutMs: this.#connectTimeoutMs,
+    };
+  }
+
+  [inspect.custom](): string {
+    return `AndOpenHttpClient ${inspect(this.toJSON())}`;
+  }
+
+  #call<T>(
+    method: Method,
+    path: string,
+    body: unknown,
+    parseBody: (json: unknown) => T | null,
+  ): Promise<ApiCall<T>> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+    const headers: http.OutgoingHttpHeaders = {
+      'AndOpen-API-Version': ANDOPEN_API_VERSION,
+      Authorization: `Bearer ${this.#apiKey}`,
+      Accept: 'application/json',
+      'User-Agent': this.#userAgent,
+    };
+    if (payload !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = payload.byteLength;
+    }
+    const base = this.#baseUrl;
+    const host = base.host;
+    const basePath = base.pathname.replace(/\/+$/, '');
+
+    return new Promise<ApiCall<T>>((resolve) => {
+      let settled = false;
+      let connected = false;
+      let finished = false;
+      let bytesBeforeUs = 0;
+      let socket: Socket | undefined;
+      let isTls = false;
+      let connectTimer: NodeJS.Timeout | undefined;
+
+      const settle = (call: ApiCall<T>): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(overallTimer);
+        clearTimeout(connectTimer);
+        resolve(call);
+      };
+      // Written = handed to a connected socket. Over TLS, node writes the request as soon as the
+      // handshake is done, so anything after it counts as sent (the safe side: ambiguous).
+      const requestSent = (): boolean =>
+        finished ||
+        (connected && (isTls || socket === undefined || socket.bytesWritten > bytesBeforeUs));
+      const fail = (reason: TransportFailure['reason'], detail: string, sent = requestSent()) => {
+        settle({
+          kind: 'transport-failure',
+          requestSent: sent,
+          reason,
+          message: `${method} ${host}: ${detail}`,
+        });
+        request.destroy();
+      };
+
+      const request = this.#transport.request({
+        protocol: base.protocol,
+        hostname: base.hostname.replace(/^\[|\]$/g, ''),
+        port: base.port === '' ? undefined : Number(base.port),
+        path: `${basePath}${path}`,
+        method,
+        headers,
+        agent: this.#agent,
+      });
+
+      const overallTimer = setTimeout(
+        () => fail('timeout', `no complete answer within ${this.#timeoutMs} ms (timeout)`),
+        this.#timeoutMs,
+      );
+
+      request.on('socket', (assigned) => {
+        socket = assigned;
+        bytesBeforeUs = assigned.bytesWritten;
+        isTls = 'encrypted' in assigned && assigned.encrypted === true;
+        if (!assigned.connecting) {
+          connected = true; // a pooled keep-alive socket
+          return;
+        }
+        assigned.once(isTls ? 'secureConnect' : 'connect', () => {
+          connected = true;
+          clearTimeout(connectTimer);
+        });
+        connectTimer = setTimeout(
+          () =>
+            fail(
+              'timeout',
+              `could not connect within ${this.#connectTimeoutMs} ms (connect timeout)`,
+              false,
+            ),
+          this.#connectTimeoutMs,
+        );
+      });
+      request.on('finish', () => {
+        finished = true;
+      });
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        const code = error.code ?? 'unknown error';
+        fail(transportReason(code), `${describeCode(code)} (${code})`);
+      });
+      // A socket closed before an answer completed, without an 'error' (belt and braces).
+      request.on('close', () => {
+        if (!settled) fail('reset', 'connection closed before the answer completed');
+      });
+
+      request.on('response', (response) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.byteLength;
+          if (size > this.#maxResponseBytes) {
+            fail('other', `answer larger than ${this.#maxResponseBytes} bytes`, true);
+            return;
+          }
+          chunks.push(chunk);
+        });
+        response.on('error', (error: NodeJS.ErrnoException) => {
+          const code = error.code ?? 'ECONNRESET';
+          fail(transportReason(code), `answer interrupted: ${describeCode(code)} (${code})`, true);
+        });
+        response.on('end', () => {
+          const status = response.statusCode ?? 0;
+          const text = new TextDecoder().decode(Buffer.concat(chunks));
+          settle(this.#answer(status, response.headers, text, parseBody));
+        });
+      });
+
+      request.end(payload);
+    });
+  }
+
+  #answer<T>(
+    status: number,
+    headers: http.IncomingHttpHeaders,
+    text: string,
+    parseBody: (json: unknown) => T | null,
+  ): ApiResponse<T> {
+    const json = parseJson(text);
+    const success = status >= 200 && status <= 299;
+    return {
+      kind: 'response',
+      status,
+      requestId: headerValue(headers['request-id']),
+      // A 2xx whose body cannot be read stays a 2xx with body null: on a POST something was created.
+      body: success ? parseBody(json) : null,
+      errors: success ? [] : parseErrors(json, status).map((error) => this.#redact(error)),
+      retryAfterMs: parseRetryAfter(headerValue(headers['retry-after']), this.#now()),
+    };
+  }
+
+  /** A server that quotes the token back in an error must not put it in our ledger or logs. */
+  #redact(error: ApiError): ApiError {
+    if (!error.message.includes(this.#apiKey)) return error;
+    return { ...error, message: error.message.replaceAll(this.#apiKey, '[redacted]') };
+  }
+}
+
+/** resolveBaseUrl, with the key removed from the error should someone paste it as the URL. */
+function resolveBaseUrlWithoutKey(baseUrl: string, apiKey: string): string {
+  try {
+    return resolveBaseUrl(baseUrl);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (!message.includes(apiKey)) {
+      throw new AndOpenClientConfigError(message, { cause: error });
+    }
+    // No cause: its message holds the key.
+    throw new AndOpenClientConfigError(
+      new InvalidBaseUrlError(message.replaceAll(apiKey, '[redacted]')).message,
+    );
+  }
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new AndOpenClientConfigError(`${name} must be a positive number (got ${value}).`);
+  }
+  return value;
+}
+
+function transportReason(code: string): TransportFailure['reason'] {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection-refused';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+    case 'EAI_NODATA':
+    case 'EAI_NONAME':
+      return 'dns';
+    case 'ETIMEDOUT':
+      return 'timeout';
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'ECONNABORTED':
+      return 'reset';
+    default:
+      return 'other';
+  }
+}
+
+function describeCode(code: string): string {
+  switch (transportReason(code)) {
+    case 'connection-refused':
+      return 'connection refused';
+    case 'dns':
+      return 'host name not resolved';
+    case 'timeout':
+      return 'timed out';
+    case 'reset':
+      return 'connection reset';
+    default:
+      return 'request failed';
+  }
+}
+
+function describeErrors(errors: ApiError[]): string {
+  const codes = errors.map((error) => error.code).filter((code) => code !== '');
+  return codes.length === 0 ? '' : ` ${codes.join(', ')}`;
+}
+
+function headerValue(value: string | string[] | undefined): string | null {
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined || first === '' ? null : first;
+}
