@@ -1,0 +1,524 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type {
+  BatchCounts,
+  BatchPhase,
+  BatchRecord,
+  BatchSource,
+  ClaimResult,
+  GiftUpdate,
+  Ledger,
+  NewRow,
+  RowRecord,
+  RowState,
+  SendRecord,
+} from '../ports/ledger.ts';
+import {
+  allPollShards,
+  BATCH_SK,
+  batchPk,
+  LEDGER_INDEXES,
+  POLL_SHARDS,
+  pollShardOf,
+  ROW_SK_PREFIX,
+  rowSk,
+} from './ledger-table.ts';
+
+type Item = Record<string, unknown>;
+
+const COUNT_NAMES: (keyof BatchCounts)[] = [
+  'rows',
+  'valid',
+  'invalid',
+  'created',
+  'rejected',
+  'unknown',
+  'settled',
+];
+const countAttribute = (name: keyof BatchCounts): string => `count_${name}`;
+
+/**
+ * A definitive answer may land on a row that a redelivery already marked `unknown` (it took this
+ * sender for dead): the answer is the truth, so it replaces the guess.
+ */
+const DECIDED_OR_GUESSED: RowState[] = ['sending', 'unknown'];
+
+/** BatchWriteItem takes at most 25 items. */
+const BATCH_WRITE_SIZE = 25;
+
+/** The ledger on one DynamoDB table (see ledger-table.ts for its shape). */
+export class DynamoDbLedger implements Ledger {
+  readonly #documents: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #sleep: (ms: number) => Promise<void>;
+
+  constructor(options: {
+    client: DynamoDBClient;
+    tableName: string;
+    sleep?: (ms: number) => Promise<void>;
+  }) {
+    this.#documents = DynamoDBDocumentClient.from(options.client, {
+      marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    });
+    this.#tableName = options.tableName;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  async createBatch(batch: {
+    batchId: string;
+    source: BatchSource;
+    createdAt: string;
+  }): Promise<boolean> {
+    const counts = Object.fromEntries(COUNT_NAMES.map((name) => [countAttribute(name), 0]));
+    try {
+      await this.#documents.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: {
+            pk: batchPk(batch.batchId),
+            sk: BATCH_SK,
+            kind: 'BATCH',
+            batchId: batch.batchId,
+            source: batch.source,
+            phase: 'splitting' satisfies BatchPhase,
+            stopReason: null,
+            createdAt: batch.createdAt,
+            updatedAt: batch.createdAt,
+            splitCompletedAt: null,
+            completedAt: null,
+            resultsKey: null,
+            ...counts,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async getBatch(batchId: string): Promise<BatchRecord | null> {
+    const { Item } = await this.#documents.send(
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: { pk: batchPk(batchId), sk: BATCH_SK },
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? toBatchRecord(Item) : null;
+  }
+
+  async putRows(rows: NewRow[]): Promise<void> {
+    const now = new Date().toISOString();
+    const items = rows.map((row) => toRowItem(row, now));
+    for (let start = 0; start < items.length; start += BATCH_WRITE_SIZE) {
+      await this.#batchWrite(items.slice(start, start + BATCH_WRITE_SIZE));
+    }
+  }
+
+  async completeSplit(
+    batchId: string,
+    totals: { rows: number; valid: number; invalid: number },
+  ): Promise<void> {
+    const now = new Date().toISOString();
+    await this.#documents.send(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: { pk: batchPk(batchId), sk: BATCH_SK },
+        UpdateExpression:
+          'SET phase = :sending, splitCompletedAt = :now, updatedAt = :now, count_rows = :rows, count_valid = :valid, count_invalid = :invalid',
+        ConditionExpression: 'phase = :splitting',
+        ExpressionAttributeValues: {
+          ':sending': 'sending',
+          ':splitting': 'splitting',
+          ':now': now,
+          ':rows': totals.rows,
+          ':valid': totals.valid,
+          ':invalid': totals.invalid,
+        },
+      }),
+    );
+  }
+
+  async getRow(batchId: string, row: number): Promise<RowRecord | null> {
+    const { Item } = await this.#documents.send(
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: { pk: batchPk(batchId), sk: rowSk(row) },
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? toRowRecord(Item) : null;
+  }
+
+  async *listRows(
+    batchId: string,
+    options: { fromRow?: number; limit?: number } = {},
+  ): AsyncIterable<RowRecord> {
+    let startKey: Item | undefined;
+    let remaining = options.limit ?? Number.POSITIVE_INFINITY;
+    const from = rowSk(options.fromRow ?? 1);
+    do {
+      const page = await this.#documents.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: {
+            ':pk': batchPk(batchId),
+            ':from': from,
+            ':to': `${ROW_SK_PREFIX}\uffff`,
+          },
+          ExclusiveStartKey: startKey,
+          ConsistentRead: true,
+          Limit: Number.isFinite(remaining) ? Math.min(remaining, 1000) : 1000,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        yield toRowRecord(item);
+        remaining -= 1;
+        if (remaining <= 0) return;
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  async claimRow(batchId: string, row: number, now: string): Promise<ClaimResult> {
+    try {
+      const { Attributes } = await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: batchPk(batchId), sk: rowSk(row) },
+          UpdateExpression: 'SET #state = :sending, claimedAt = :now, updatedAt = :now',
+          ConditionExpression: '#state = :pending',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':sending': 'sending', ':pending': 'pending', ':now': now },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      if (!Attributes) throw new Error(`DynamoDB returned no attributes for claimed row ${row}`);
+      return { claimed: true, row: toRowRecord(Attributes) };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const old = error.Item ? unmarshall(error.Item) : undefined;
+      return { claimed: false, state: old ? (old.state as RowState) : 'missing' };
+    }
+  }
+
+  async releaseRow(batchId: string, row: number, now: string): Promise<void> {
+    await this.#moveFromSending(batchId, row, 'SET #state = :pending, updatedAt = :now', {
+      ':pending': 'pending',
+      ':now': now,
+    });
+  }
+
+  async recordSend(
+    batchId: string,
+    row: number,
+    record: SendRecord,
+    now: string,
+  ): Promise<boolean> {
+    switch (record.state) {
+      case 'created': {
+        const following = record.pollDueAt !== null;
+        return this.#moveFromSending(
+          batchId,
+          row,
+          [
+            'SET #state = :created, requestId = :requestId, giftRequestId = :giftRequestId,',
+            'giftStatus = :giftStatus, redemptionUrl = :redemptionUrl, giftCreatedAt = :giftCreatedAt,',
+            'giftUpdatedAt = :giftUpdatedAt, pollDeadlineAt = :pollDeadlineAt, updatedAt = :now',
+            following ? ', pollShard = :pollShard, pollDueAt = :pollDueAt' : '',
+          ].join(' '),
+          {
+            ':created': 'created',
+            ':requestId': record.requestId,
+            ':giftRequestId': record.giftRequestId,
+            ':giftStatus': record.giftStatus,
+            ':redemptionUrl': record.redemptionUrl,
+            ':giftCreatedAt': record.giftCreatedAt,
+            ':giftUpdatedAt': record.giftUpdatedAt,
+            ':pollDeadlineAt': record.pollDeadlineAt,
+            ':now': now,
+            ...(following
+              ? { ':pollShard': pollShardOf(row), ':pollDueAt': record.pollDueAt }
+              : {}),
+          },
+          DECIDED_OR_GUESSED,
+        );
+      }
+      case 'rejected':
+        return this.#moveFromSending(
+          batchId,
+          row,
+          'SET #state = :rejected, requestId = :requestId, #errors = :errors, updatedAt = :now',
+          {
+            ':rejected': 'rejected',
+            ':requestId': record.requestId,
+            ':errors': record.errors,
+            ':now': now,
+          },
+          DECIDED_OR_GUESSED,
+        );
+      case 'unknown':
+        return this.#moveFromSending(
+          batchId,
+          row,
+          'SET #state = :unknown, requestId = :requestId, unknownReason = :reason, updatedAt = :now',
+          {
+            ':unknown': 'unknown',
+            ':requestId': record.requestId,
+            ':reason': record.reason,
+            ':now': now,
+          },
+        );
+    }
+  }
+
+  async markUnknown(batchId: string, row: number, reason: string, now: string): Promise<boolean> {
+    return this.#moveFromSending(
+      batchId,
+      row,
+      'SET #state = :unknown, unknownReason = :reason, updatedAt = :now',
+      { ':unknown': 'unknown', ':reason': reason, ':now': now },
+    );
+  }
+
+  async updateGift(batchId: string, row: number, update: GiftUpdate, now: string): Promise<void> {
+    const following = update.pollDueAt !== null;
+    try {
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: batchPk(batchId), sk: rowSk(row) },
+          UpdateExpression: [
+            'SET giftStatus = :giftStatus, redemptionUrl = :redemptionUrl, updatedAt = :now,',
+            'giftUpdatedAt = :giftUpdatedAt, pollRequestId = :requestId',
+            following ? ', pollDueAt = :pollDueAt' : 'REMOVE pollShard, pollDueAt',
+          ].join(' '),
+          ConditionExpression: '#state = :created',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':created': 'created',
+            ':giftStatus': update.giftStatus,
+            ':redemptionUrl': update.redemptionUrl,
+            ':giftUpdatedAt': update.giftUpdatedAt,
+            ':requestId': update.requestId,
+            ':now': now,
+            ...(following ? { ':pollDueAt': update.pollDueAt } : {}),
+          },
+        }),
+      );
+    } catch (error) {
+      // Only created rows are followed; anything else means the row moved on by another path.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async rowsDueForPolling(nowMs: number, limit: number): Promise<RowRecord[]> {
+    const perShard = Math.max(1, Math.ceil(limit / POLL_SHARDS));
+    const pages = await Promise.all(
+      allPollShards().map((shard) =>
+        this.#documents.send(
+          new QueryCommand({
+            TableName: this.#tableName,
+            IndexName: LEDGER_INDEXES.byPollDue.name,
+            KeyConditionExpression: 'pollShard = :shard AND pollDueAt <= :now',
+            ExpressionAttributeValues: { ':shard': shard, ':now': nowMs },
+            Limit: perShard,
+          }),
+        ),
+      ),
+    );
+    return pages
+      .flatMap((page) => (page.Items ?? []).map(toRowRecord))
+      .sort((a, b) => (a.pollDueAt ?? 0) - (b.pollDueAt ?? 0))
+      .slice(0, limit);
+  }
+
+  async addToCounts(batchId: string, delta: Partial<BatchCounts>, now: string): Promise<void> {
+    const changes = COUNT_NAMES.filter((name) => (delta[name] ?? 0) !== 0);
+    if (changes.length === 0) return;
+    await this.#documents.send(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: { pk: batchPk(batchId), sk: BATCH_SK },
+        UpdateExpression: `SET updatedAt = :now ADD ${changes
+          .map((name) => `${countAttribute(name)} :${name}`)
+          .join(', ')}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: {
+          ':now': now,
+          ...Object.fromEntries(changes.map((name) => [`:${name}`, delta[name]])),
+        },
+      }),
+    );
+  }
+
+  async setPhase(
+    batchId: string,
+    phase: BatchPhase,
+    fields: { stopReason?: string | null; completedAt?: string; resultsKey?: string },
+    now: string,
+  ): Promise<void> {
+    const values: Item = { ':phase': phase, ':now': now };
+    const sets = ['phase = :phase', 'updatedAt = :now'];
+    for (const [name, value] of Object.entries(fields)) {
+      if (value === undefined) continue;
+      sets.push(`${name} = :${name}`);
+      values[`:${name}`] = value;
+    }
+    await this.#documents.send(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: { pk: batchPk(batchId), sk: BATCH_SK },
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  async listBatches(options: { limit?: number } = {}): Promise<BatchRecord[]> {
+    const { Items } = await this.#documents.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        IndexName: LEDGER_INDEXES.byKind.name,
+        KeyConditionExpression: 'kind = :batch',
+        ExpressionAttributeValues: { ':batch': 'BATCH' },
+        ScanIndexForward: false,
+        Limit: options.limit ?? 50,
+      }),
+    );
+    return (Items ?? []).map(toBatchRecord);
+  }
+
+  /** A conditional move of a row out of `from` (default: `sending`); false when it was elsewhere. */
+  async #moveFromSending(
+    batchId: string,
+    row: number,
+    updateExpression: string,
+    values: Item,
+    from: RowState[] = ['sending'],
+  ): Promise<boolean> {
+    const fromValues = Object.fromEntries(from.map((state, index) => [`:from${index}`, state]));
+    try {
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: batchPk(batchId), sk: rowSk(row) },
+          UpdateExpression: updateExpression,
+          ConditionExpression: `#state IN (${Object.keys(fromValues).join(', ')})`,
+          ExpressionAttributeNames: {
+            '#state': 'state',
+            ...(updateExpression.includes('#errors') ? { '#errors': 'errors' } : {}),
+          },
+          ExpressionAttributeValues: { ...values, ...fromValues },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** Writes up to 25 items, retrying what DynamoDB leaves unprocessed, with a growing pause. */
+  async #batchWrite(items: Item[]): Promise<void> {
+    let pending = items.map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; pending.length > 0; attempt += 1) {
+      if (attempt > 0) await this.#sleep(Math.min(2000, 50 * 2 ** attempt));
+      if (attempt > 10)
+        throw new Error(`DynamoDB left ${pending.length} rows unwritten after retries`);
+      const result = await this.#documents.send(
+        new BatchWriteCommand({ RequestItems: { [this.#tableName]: pending } }),
+      );
+      pending = (result.UnprocessedItems?.[this.#tableName] ?? []).flatMap((request) =>
+        request.PutRequest?.Item ? [{ PutRequest: { Item: request.PutRequest.Item } }] : [],
+      );
+    }
+  }
+}
+
+function toRowItem(row: NewRow, now: string): Item {
+  const campaignId = row.echo.campaignId ?? row.body?.campaign_id ?? null;
+  return {
+    pk: batchPk(row.batchId),
+    sk: rowSk(row.row),
+    batchId: row.batchId,
+    row: row.row,
+    line: row.line,
+    state: row.state,
+    echo: row.echo,
+    body: row.body,
+    errors: row.errors,
+    createdAt: now,
+    updatedAt: now,
+    // The campaign index is sparse: rows without a campaign (invalid ones) have no key there.
+    ...(campaignId
+      ? {
+          campaignId,
+          campaignAt: `${now}#${row.batchId}#${String(row.row).padStart(10, '0')}`,
+        }
+      : {}),
+  };
+}
+
+function toRowRecord(item: Item): RowRecord {
+  const echo = (item.echo ?? {}) as Partial<RowRecord['echo']>;
+  return {
+    batchId: String(item.batchId),
+    row: Number(item.row),
+    line: Number(item.line),
+    state: item.state as RowState,
+    echo: {
+      externalId: echo.externalId ?? null,
+      campaignId: echo.campaignId ?? null,
+      firstName: echo.firstName ?? null,
+      lastName: echo.lastName ?? null,
+      email: echo.email ?? null,
+    },
+    body: (item.body as RowRecord['body']) ?? null,
+    errors: (item.errors as RowRecord['errors']) ?? [],
+    giftRequestId: stringOrNull(item.giftRequestId),
+    giftStatus: stringOrNull(item.giftStatus),
+    redemptionUrl: stringOrNull(item.redemptionUrl),
+    requestId: stringOrNull(item.requestId),
+    unknownReason: stringOrNull(item.unknownReason),
+    giftCreatedAt: stringOrNull(item.giftCreatedAt),
+    giftUpdatedAt: stringOrNull(item.giftUpdatedAt),
+    createdAt: String(item.createdAt),
+    updatedAt: String(item.updatedAt),
+    pollDueAt: typeof item.pollDueAt === 'number' ? item.pollDueAt : null,
+    pollDeadlineAt: typeof item.pollDeadlineAt === 'number' ? item.pollDeadlineAt : null,
+  };
+}
+
+function toBatchRecord(item: Item): BatchRecord {
+  return {
+    batchId: String(item.batchId),
+    source: item.source as BatchSource,
+    phase: item.phase as BatchPhase,
+    stopReason: stringOrNull(item.stopReason),
+    counts: Object.fromEntries(
+      COUNT_NAMES.map((name) => [name, Number(item[countAttribute(name)] ?? 0)]),
+    ) as unknown as BatchCounts,
+    createdAt: String(item.createdAt),
+    updatedAt: String(item.updatedAt),
+    splitCompletedAt: stringOrNull(item.splitCompletedAt),
+    completedAt: stringOrNull(item.completedAt),
+    resultsKey: stringOrNull(item.resultsKey),
+  };
+}
+
+const stringOrNull = (value: unknown): string | null => (typeof value === 'string' ? value : null);

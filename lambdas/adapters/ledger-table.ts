@@ -1,0 +1,49 @@
+/**
+ * The ledger table's shape, in one place: the CDK stack and the local runtime create the table from
+ * it, and the DynamoDB adapter reads and writes by it.
+ *
+ * One table, single-table design:
+ *   batch item  pk = BATCH#<batchId>  sk = META
+ *   row item    pk = BATCH#<batchId>  sk = ROW#<row, zero-padded>   → a batch's rows in input order
+ * Indexes (sparse: an item appears only while it carries the index's key attributes):
+ *   byPollDue   pollShard + pollDueAt   created rows still waiting for a URL or status, by due time
+ *   byCampaign  campaignId + campaignAt rows of a campaign by date (finance export)
+ *   byKind      kind + createdAt        the batches, newest first (status)
+ */
+export const LEDGER_KEYS = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+} as const;
+
+export const LEDGER_INDEXES = {
+  byPollDue: {
+    name: 'byPollDue',
+    partitionKey: 'pollShard',
+    sortKey: 'pollDueAt',
+    sortKeyType: 'N',
+  },
+  byCampaign: {
+    name: 'byCampaign',
+    partitionKey: 'campaignId',
+    sortKey: 'campaignAt',
+    sortKeyType: 'S',
+  },
+  byKind: { name: 'byKind', partitionKey: 'kind', sortKey: 'createdAt', sortKeyType: 'S' },
+} as const;
+
+/**
+ * Rows due for polling spread over this many index partitions, so that a big batch does not make one
+ * hot partition of the poll index.
+ */
+export const POLL_SHARDS = 8;
+
+/** Row numbers are zero-padded in sort keys so that string order is input order. */
+const ROW_DIGITS = 10;
+
+export const batchPk = (batchId: string): string => `BATCH#${batchId}`;
+export const BATCH_SK = 'META';
+export const rowSk = (row: number): string => `ROW#${String(row).padStart(ROW_DIGITS, '0')}`;
+export const ROW_SK_PREFIX = 'ROW#';
+export const pollShardOf = (row: number): string => `POLL#${row % POLL_SHARDS}`;
+export const allPollShards = (): string[] =>
+  Array.from({ length: POLL_SHARDS }, (_, shard) => `POLL#${shard}`);

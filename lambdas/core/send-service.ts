@@ -1,0 +1,175 @@
+import type { Clock } from '../ports/clock.ts';
+import type { GiftingApi } from '../ports/gifting-api.ts';
+import type { Ledger, RowError, SendRecord } from '../ports/ledger.ts';
+import type { SendMessage } from '../ports/send-queue.ts';
+import { type CreateOutcome, classifyCreate } from './outcome.ts';
+
+/** How long a sender trusts what it last read of a batch's phase (a stop, a resume). */
+const BATCH_PHASE_TTL_MS = 5_000;
+
+export interface SendSettings {
+  /** First look for a missing redemption URL this long after creation. */
+  firstPollAfterMs: number;
+  /** Stop waiting for a redemption URL this long after creation. */
+  pollDeadlineMs: number;
+}
+
+/**
+ * What became of one message. `done` messages are deleted from the queue; `retry` ones come back
+ * (throttled, unavailable, not sent, or the fleet stopped on a configuration error), with the row back
+ * in `pending` so that the ledger still says what is true: nothing was created.
+ */
+export type SendResult =
+  | { kind: 'done'; state: 'created' | 'rejected' | 'unknown' | 'skipped'; detail: string }
+  | {
+      kind: 'retry';
+      reason: 'throttled' | 'unavailable' | 'not-sent' | 'configuration-stop' | 'batch-stopped';
+      retryAfterMs: number | null;
+      detail: string;
+    };
+
+/**
+ * Sends the gift of one ledger row, at most once.
+ *
+ * Primary course:
+ * 1. Claim the row (`pending → sending`) before anything leaves this process. A duplicate delivery
+ *    finds it claimed or decided and does nothing; a row found in `sending` belonged to a sender that
+ *    died mid-request, so it becomes `unknown`, never a second POST.
+ * 2. POST the exact body the splitter recorded.
+ * 3. Classify the answer and record it: created, rejected or unknown are final; anything that proves
+ *    nothing was created puts the row back to `pending` for a later delivery.
+ */
+export class SendService {
+  readonly #ledger: Ledger;
+  readonly #api: GiftingApi;
+  readonly #clock: Clock;
+  readonly #settings: SendSettings;
+  readonly #batchPhases = new Map<string, { stopReason: string | null; readAt: number }>();
+
+  constructor(deps: { ledger: Ledger; api: GiftingApi; clock: Clock; settings: SendSettings }) {
+    this.#ledger = deps.ledger;
+    this.#api = deps.api;
+    this.#clock = deps.clock;
+    this.#settings = deps.settings;
+  }
+
+  async send(message: SendMessage): Promise<SendResult> {
+    const { batchId, row } = message;
+    const stopReason = await this.#stopReason(batchId);
+    if (stopReason !== null) {
+      return { kind: 'retry', reason: 'batch-stopped', retryAfterMs: null, detail: stopReason };
+    }
+    const claimedAt = this.#isoNow();
+    const claim = await this.#ledger.claimRow(batchId, row, claimedAt);
+    if (!claim.claimed) return this.#notClaimed(batchId, row, claim.state);
+
+    const record = claim.row;
+    if (!record.body) {
+      // A pending row always carries its body; without one there is nothing safe to send.
+      await this.#ledger.markUnknown(batchId, row, 'the ledger row has no request body', claimedAt);
+      return { kind: 'done', state: 'unknown', detail: 'row without a request body' };
+    }
+
+    const outcome = classifyCreate(await this.#api.createGiftRequest(record.body));
+    return this.#record(batchId, row, outcome);
+  }
+
+  async #notClaimed(batchId: string, row: number, state: string): Promise<SendResult> {
+    if (state === 'sending') {
+      const reason =
+        'a sender stopped while this request was in flight: it may or may not have reached &Open';
+      const marked = await this.#ledger.markUnknown(batchId, row, reason, this.#isoNow());
+      if (marked) return { kind: 'done', state: 'unknown', detail: reason };
+    }
+    return { kind: 'done', state: 'skipped', detail: `row already ${state}` };
+  }
+
+  async #record(batchId: string, row: number, outcome: CreateOutcome): Promise<SendResult> {
+    const now = this.#isoNow();
+    switch (outcome.kind) {
+      case 'created': {
+        const createdAtMs = this.#clock.now();
+        const hasUrl = outcome.gift.redemption_url !== null;
+        await this.#final(batchId, row, now, {
+          state: 'created',
+          requestId: outcome.requestId,
+          giftRequestId: outcome.gift.id,
+          giftStatus: outcome.gift.status,
+          redemptionUrl: outcome.gift.redemption_url,
+          giftCreatedAt: outcome.gift.created_at,
+          giftUpdatedAt: outcome.gift.updated_at,
+          pollDueAt: hasUrl ? null : createdAtMs + this.#settings.firstPollAfterMs,
+          pollDeadlineAt: createdAtMs + this.#settings.pollDeadlineMs,
+        });
+        return { kind: 'done', state: 'created', detail: outcome.gift.id };
+      }
+      case 'rejected':
+        await this.#final(batchId, row, now, {
+          state: 'rejected',
+          requestId: outcome.requestId,
+          errors: outcome.errors.map(
+            (error): RowError => ({
+              type: error.type,
+              code: error.code,
+              param: error.param,
+              message: error.message,
+            }),
+          ),
+        });
+        return {
+          kind: 'done',
+          state: 'rejected',
+          detail: outcome.errors.map((error) => error.code).join(', '),
+        };
+      case 'ambiguous':
+        await this.#final(batchId, row, now, {
+          state: 'unknown',
+          requestId: outcome.requestId,
+          reason: outcome.message,
+        });
+        return { kind: 'done', state: 'unknown', detail: outcome.message };
+      case 'throttled':
+      case 'unavailable':
+        await this.#ledger.releaseRow(batchId, row, now);
+        return {
+          kind: 'retry',
+          reason: outcome.kind,
+          retryAfterMs: outcome.retryAfterMs,
+          detail: `HTTP ${outcome.httpStatus}`,
+        };
+      case 'not-sent':
+        await this.#ledger.releaseRow(batchId, row, now);
+        return { kind: 'retry', reason: 'not-sent', retryAfterMs: null, detail: outcome.message };
+      case 'configuration-stop': {
+        await this.#ledger.releaseRow(batchId, row, now);
+        const detail = `&Open refused our configuration (HTTP ${outcome.httpStatus}${
+          outcome.code ? `, ${outcome.code}` : ''
+        }): ${outcome.reason}`;
+        await this.#ledger.setPhase(batchId, 'stopped', { stopReason: detail }, now);
+        this.#batchPhases.set(batchId, { stopReason: detail, readAt: this.#clock.now() });
+        return { kind: 'retry', reason: 'configuration-stop', retryAfterMs: null, detail };
+      }
+    }
+  }
+
+  async #final(batchId: string, row: number, now: string, record: SendRecord): Promise<void> {
+    // The row was claimed by this sender a moment ago; only a redelivery that took this sender for
+    // dead can have moved it (to `unknown`), and the ledger lets a definitive answer replace that.
+    await this.#ledger.recordSend(batchId, row, record, now);
+  }
+
+  /** Why the batch is stopped, or null when it may send; read at most every few seconds. */
+  async #stopReason(batchId: string): Promise<string | null> {
+    const cached = this.#batchPhases.get(batchId);
+    if (cached && this.#clock.now() - cached.readAt < BATCH_PHASE_TTL_MS) return cached.stopReason;
+    const batch = await this.#ledger.getBatch(batchId);
+    const stopReason =
+      batch?.phase === 'stopped' ? (batch.stopReason ?? 'the batch was stopped') : null;
+    this.#batchPhases.set(batchId, { stopReason, readAt: this.#clock.now() });
+    return stopReason;
+  }
+
+  #isoNow(): string {
+    return new Date(this.#clock.now()).toISOString();
+  }
+}

@@ -1,0 +1,175 @@
+import type { GiftRequestBody } from './gifting-api.ts';
+
+/**
+ * The ledger: the source of truth for every batch and every row (the queue is only transport).
+ *
+ * Row lifecycle (DESIGN.md):
+ *   invalid                                  failed local validation; never queued
+ *   pending ─► sending ─► created ─► (URL and status updates)
+ *                     ├─► rejected           the API said "not created"
+ *                     └─► unknown            the request may have reached &Open; never re-sent automatically
+ * Every move is a conditional write, so a duplicate delivery finds the row already moved and does nothing.
+ */
+export type RowState = 'invalid' | 'pending' | 'sending' | 'created' | 'rejected' | 'unknown';
+
+/** What the results file echoes of the input row (DESIGN.md, Files). */
+export interface RowEcho {
+  externalId: string | null;
+  campaignId: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  email: string | null;
+}
+
+/** An error that decided a row: one of the API's, or one of local validation. */
+export interface RowError {
+  /** `validation_error`, `api_error`, … as &Open said, or `local_validation` for our own checks. */
+  type: string;
+  code: string;
+  param: string | null;
+  message: string;
+}
+
+export interface NewRow {
+  batchId: string;
+  /** 1-based data row number in the input (the header is not counted). */
+  row: number;
+  /** Physical line in the input where the row starts. */
+  line: number;
+  echo: RowEcho;
+  /** `pending` rows carry the exact body to send; `invalid` rows carry their errors. */
+  state: 'pending' | 'invalid';
+  body: GiftRequestBody | null;
+  errors: RowError[];
+}
+
+export interface RowRecord extends Omit<NewRow, 'state'> {
+  state: RowState;
+  giftRequestId: string | null;
+  giftStatus: string | null;
+  redemptionUrl: string | null;
+  /** The Request-Id of the answer that decided the row. */
+  requestId: string | null;
+  /** Why an `unknown` row is unknown, in words a person can check against. */
+  unknownReason: string | null;
+  /** &Open's timestamps of the gift request. */
+  giftCreatedAt: string | null;
+  giftUpdatedAt: string | null;
+  /** Our timestamps (ISO). */
+  createdAt: string;
+  updatedAt: string;
+  /** While set, the poller follows this row; ms since epoch. */
+  pollDueAt: number | null;
+  /** After this instant (ms) the poller stops waiting for a redemption URL. */
+  pollDeadlineAt: number | null;
+}
+
+export type BatchPhase = 'splitting' | 'sending' | 'complete' | 'stopped';
+
+export interface BatchSource {
+  /** `s3://bucket/key`, `event`, … for people. */
+  description: string;
+  bucket: string | null;
+  key: string | null;
+  versionOrEtag: string | null;
+}
+
+export interface BatchCounts {
+  rows: number;
+  valid: number;
+  invalid: number;
+  created: number;
+  rejected: number;
+  unknown: number;
+  /** Created rows whose redemption URL has arrived (or whose wait ended). */
+  settled: number;
+}
+
+export interface BatchRecord {
+  batchId: string;
+  source: BatchSource;
+  phase: BatchPhase;
+  /** Set when the whole batch stopped on a configuration error (bad key, wrong version, …). */
+  stopReason: string | null;
+  counts: BatchCounts;
+  createdAt: string;
+  updatedAt: string;
+  splitCompletedAt: string | null;
+  completedAt: string | null;
+  /** Where the results file went, once written. */
+  resultsKey: string | null;
+}
+
+export type ClaimResult =
+  | { claimed: true; row: RowRecord }
+  | { claimed: false; state: RowState | 'missing' };
+
+/** The decisive outcome of one send, recorded on a row in `sending`. */
+export type SendRecord =
+  | {
+      state: 'created';
+      requestId: string | null;
+      giftRequestId: string;
+      giftStatus: string;
+      redemptionUrl: string | null;
+      giftCreatedAt: string | null;
+      giftUpdatedAt: string | null;
+      /** When to look for the URL first (null when it already came with the answer). */
+      pollDueAt: number | null;
+      pollDeadlineAt: number | null;
+    }
+  | { state: 'rejected'; requestId: string | null; errors: RowError[] }
+  | { state: 'unknown'; requestId: string | null; reason: string };
+
+export interface GiftUpdate {
+  giftStatus: string;
+  redemptionUrl: string | null;
+  giftUpdatedAt: string | null;
+  requestId: string | null;
+  /** Next poll, or null to stop following the row. */
+  pollDueAt: number | null;
+}
+
+export interface Ledger {
+  /** Creates the batch item; `false` when it exists already (a duplicate event). */
+  createBatch(batch: { batchId: string; source: BatchSource; createdAt: string }): Promise<boolean>;
+  getBatch(batchId: string): Promise<BatchRecord | null>;
+  /** Writes new rows (batched). Only for rows no sender can have seen yet. */
+  putRows(rows: NewRow[]): Promise<void>;
+  /** Marks the split as done with the totals it found. */
+  completeSplit(
+    batchId: string,
+    totals: { rows: number; valid: number; invalid: number },
+  ): Promise<void>;
+  getRow(batchId: string, row: number): Promise<RowRecord | null>;
+  /** The rows of a batch in input order, a page at a time. */
+  listRows(
+    batchId: string,
+    options?: { fromRow?: number; limit?: number },
+  ): AsyncIterable<RowRecord>;
+  /** `pending → sending`, taken before the POST. */
+  claimRow(batchId: string, row: number, now: string): Promise<ClaimResult>;
+  /** `sending → pending`: the request was never answered with a decision (throttled, not sent, stopped). */
+  releaseRow(batchId: string, row: number, now: string): Promise<void>;
+  /**
+   * `sending → created | rejected | unknown`. A definitive answer (created, rejected) also replaces an
+   * `unknown` that a redelivery guessed while this sender was still waiting: the answer is the truth.
+   * False when the row was in neither state.
+   */
+  recordSend(batchId: string, row: number, record: SendRecord, now: string): Promise<boolean>;
+  /** A row found in `sending` by a later delivery: its sender died mid-request. */
+  markUnknown(batchId: string, row: number, reason: string, now: string): Promise<boolean>;
+  /** Status and URL updates of a created row (poller, webhooks). */
+  updateGift(batchId: string, row: number, update: GiftUpdate, now: string): Promise<void>;
+  /** Created rows whose next poll is due. */
+  rowsDueForPolling(nowMs: number, limit: number): Promise<RowRecord[]>;
+  /** Adds to the batch's counters (aggregated by the caller: one write per invocation, not per row). */
+  addToCounts(batchId: string, delta: Partial<BatchCounts>, now: string): Promise<void>;
+  setPhase(
+    batchId: string,
+    phase: BatchPhase,
+    fields: { stopReason?: string | null; completedAt?: string; resultsKey?: string },
+    now: string,
+  ): Promise<void>;
+  listBatches(options?: { limit?: number }): Promise<BatchRecord[]>;
+}

@@ -1,0 +1,216 @@
+import type {
+  BatchCounts,
+  BatchPhase,
+  BatchRecord,
+  BatchSource,
+  ClaimResult,
+  GiftUpdate,
+  Ledger,
+  NewRow,
+  RowRecord,
+  RowState,
+  SendRecord,
+} from '../../lambdas/ports/ledger.ts';
+
+const ZERO_COUNTS: BatchCounts = {
+  rows: 0,
+  valid: 0,
+  invalid: 0,
+  created: 0,
+  rejected: 0,
+  unknown: 0,
+  settled: 0,
+};
+
+/**
+ * The ledger port in memory, for unit tests of the core. It keeps the same conditional rules as the
+ * DynamoDB adapter (which its own integration tests check against DynamoDB Local).
+ */
+export class InMemoryLedger implements Ledger {
+  readonly batches = new Map<string, BatchRecord>();
+  readonly rows = new Map<string, RowRecord>();
+
+  async createBatch(batch: {
+    batchId: string;
+    source: BatchSource;
+    createdAt: string;
+  }): Promise<boolean> {
+    if (this.batches.has(batch.batchId)) return false;
+    this.batches.set(batch.batchId, {
+      batchId: batch.batchId,
+      source: batch.source,
+      phase: 'splitting',
+      stopReason: null,
+      counts: { ...ZERO_COUNTS },
+      createdAt: batch.createdAt,
+      updatedAt: batch.createdAt,
+      splitCompletedAt: null,
+      completedAt: null,
+      resultsKey: null,
+    });
+    return true;
+  }
+
+  async getBatch(batchId: string): Promise<BatchRecord | null> {
+    return structuredClone(this.batches.get(batchId) ?? null);
+  }
+
+  async putRows(rows: NewRow[]): Promise<void> {
+    const now = new Date().toISOString();
+    for (const row of rows) {
+      this.rows.set(key(row.batchId, row.row), {
+        ...structuredClone(row),
+        giftRequestId: null,
+        giftStatus: null,
+        redemptionUrl: null,
+        requestId: null,
+        unknownReason: null,
+        giftCreatedAt: null,
+        giftUpdatedAt: null,
+        createdAt: now,
+        updatedAt: now,
+        pollDueAt: null,
+        pollDeadlineAt: null,
+      });
+    }
+  }
+
+  async completeSplit(
+    batchId: string,
+    totals: { rows: number; valid: number; invalid: number },
+  ): Promise<void> {
+    const batch = this.#batch(batchId);
+    if (batch.phase !== 'splitting') throw new Error('split already complete');
+    batch.phase = 'sending';
+    batch.splitCompletedAt = new Date().toISOString();
+    Object.assign(batch.counts, totals);
+  }
+
+  async getRow(batchId: string, row: number): Promise<RowRecord | null> {
+    return structuredClone(this.rows.get(key(batchId, row)) ?? null);
+  }
+
+  async *listRows(
+    batchId: string,
+    options: { fromRow?: number; limit?: number } = {},
+  ): AsyncIterable<RowRecord> {
+    const rows = [...this.rows.values()]
+      .filter((row) => row.batchId === batchId && row.row >= (options.fromRow ?? 1))
+      .sort((a, b) => a.row - b.row)
+      .slice(0, options.limit ?? Number.POSITIVE_INFINITY);
+    for (const row of rows) yield structuredClone(row);
+  }
+
+  async claimRow(batchId: string, row: number, now: string): Promise<ClaimResult> {
+    const record = this.rows.get(key(batchId, row));
+    if (!record) return { claimed: false, state: 'missing' };
+    if (record.state !== 'pending') return { claimed: false, state: record.state };
+    record.state = 'sending';
+    record.updatedAt = now;
+    return { claimed: true, row: structuredClone(record) };
+  }
+
+  async releaseRow(batchId: string, row: number, now: string): Promise<void> {
+    this.#move(batchId, row, ['sending'], (record) => {
+      record.state = 'pending';
+      record.updatedAt = now;
+    });
+  }
+
+  async recordSend(batchId: string, row: number, sent: SendRecord, now: string): Promise<boolean> {
+    const from: RowState[] = sent.state === 'unknown' ? ['sending'] : ['sending', 'unknown'];
+    return this.#move(batchId, row, from, (record) => {
+      record.state = sent.state;
+      record.requestId = sent.requestId;
+      record.updatedAt = now;
+      if (sent.state === 'created') {
+        record.giftRequestId = sent.giftRequestId;
+        record.giftStatus = sent.giftStatus;
+        record.redemptionUrl = sent.redemptionUrl;
+        record.giftCreatedAt = sent.giftCreatedAt;
+        record.giftUpdatedAt = sent.giftUpdatedAt;
+        record.pollDueAt = sent.pollDueAt;
+        record.pollDeadlineAt = sent.pollDeadlineAt;
+      } else if (sent.state === 'rejected') {
+        record.errors = sent.errors;
+      } else {
+        record.unknownReason = sent.reason;
+      }
+    });
+  }
+
+  async markUnknown(batchId: string, row: number, reason: string, now: string): Promise<boolean> {
+    return this.#move(batchId, row, ['sending'], (record) => {
+      record.state = 'unknown';
+      record.unknownReason = reason;
+      record.updatedAt = now;
+    });
+  }
+
+  async updateGift(batchId: string, row: number, update: GiftUpdate, now: string): Promise<void> {
+    this.#move(batchId, row, ['created'], (record) => {
+      record.giftStatus = update.giftStatus;
+      record.redemptionUrl = update.redemptionUrl;
+      record.giftUpdatedAt = update.giftUpdatedAt;
+      record.pollDueAt = update.pollDueAt;
+      record.updatedAt = now;
+    });
+  }
+
+  async rowsDueForPolling(nowMs: number, limit: number): Promise<RowRecord[]> {
+    return [...this.rows.values()]
+      .filter((row) => row.state === 'created' && row.pollDueAt !== null && row.pollDueAt <= nowMs)
+      .sort((a, b) => (a.pollDueAt ?? 0) - (b.pollDueAt ?? 0))
+      .slice(0, limit)
+      .map((row) => structuredClone(row));
+  }
+
+  async addToCounts(batchId: string, delta: Partial<BatchCounts>, now: string): Promise<void> {
+    const batch = this.#batch(batchId);
+    for (const [name, value] of Object.entries(delta) as [keyof BatchCounts, number][]) {
+      batch.counts[name] += value;
+    }
+    batch.updatedAt = now;
+  }
+
+  async setPhase(
+    batchId: string,
+    phase: BatchPhase,
+    fields: { stopReason?: string | null; completedAt?: string; resultsKey?: string },
+    now: string,
+  ): Promise<void> {
+    const batch = this.#batch(batchId);
+    batch.phase = phase;
+    if (fields.stopReason !== undefined) batch.stopReason = fields.stopReason;
+    if (fields.completedAt !== undefined) batch.completedAt = fields.completedAt;
+    if (fields.resultsKey !== undefined) batch.resultsKey = fields.resultsKey;
+    batch.updatedAt = now;
+  }
+
+  async listBatches(options: { limit?: number } = {}): Promise<BatchRecord[]> {
+    return [...this.batches.values()]
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .slice(0, options.limit ?? 50)
+      .map((batch) => structuredClone(batch));
+  }
+
+  #batch(batchId: string): BatchRecord {
+    const batch = this.batches.get(batchId);
+    if (!batch) throw new Error(`no batch ${batchId}`);
+    return batch;
+  }
+
+  #move(
+    batchId: string,
+    row: number,
+    from: RowState[],
+    change: (record: RowRecord) => void,
+  ): boolean {
+    const record = this.rows.get(key(batchId, row));
+    if (!record || !from.includes(record.state)) return false;
+    change(record);
+    return true;
+  }
+}
+
+const key = (batchId: string, row: number): string => `${batchId}#${row}`;
