@@ -1,0 +1,259 @@
+/**
+ * The sandbox over HTTP (node:http only): request plumbing, the `/_sandbox/` admin endpoints that let
+ * another process drive it, latency, dropped sockets, and a stop that leaves nothing behind.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Answer, SandboxApi } from './api.ts';
+import { apiError, errorBody } from './contract.ts';
+import { Faults, SandboxConfigError } from './faults.ts';
+import { Journal } from './journal.ts';
+import { createRandom } from './random.ts';
+import { DEMO_TENANT, demoCampaigns, SANDBOX_API_KEY } from './seed.ts';
+import { SandboxNotFoundError, Store } from './store.ts';
+import type { ApiKey, FaultOptions, FaultTarget, InjectedFault, SandboxOptions } from './types.ts';
+
+/** Larger bodies are cut there, and so read as malformed JSON. */
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface Sandbox {
+  /** e.g. http://127.0.0.1:43121 (no trailing slash). */
+  url: string;
+  /** Live: tests read it while the sandbox runs. */
+  journal: Journal;
+  /** Changes faults while running; throws SandboxConfigError on a bad patch. */
+  configure(patch: Partial<FaultOptions>): void;
+  /** Queues a one-shot fault for the next `count` matching requests (FIFO); target `post` default. */
+  injectNext(fault: InjectedFault, count?: number, target?: FaultTarget): void;
+  /** Moves a gift along its lifecycle; throws SandboxNotFoundError for an unknown id. */
+  advance(giftId: string, status: string): void;
+  /** Closes the server and every socket, keep-alive ones included. */
+  stop(): Promise<void>;
+}
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const {
+    host = '127.0.0.1',
+    port = 0,
+    apiKeys = [SANDBOX_API_KEY],
+    expiredKeys = [],
+    forbiddenKeys = [],
+    campaigns = demoCampaigns(),
+    now = Date.now,
+    seed,
+    ...faultOptions
+  } = options;
+  const random = createRandom(seed);
+  const journal = new Journal();
+  const faults = new Faults(faultOptions, now(), random);
+  const store = new Store(campaigns, random);
+  const valid: ApiKey[] = apiKeys.map((key) =>
+    typeof key === 'string' ? { key, tenant: DEMO_TENANT } : key,
+  );
+  const api = new SandboxApi(store, faults, journal, {
+    valid,
+    expired: expiredKeys,
+    forbidden: forbiddenKeys,
+    forbiddenTenant: DEMO_TENANT,
+  });
+
+  const configure = (patch: Partial<FaultOptions>) => faults.configure(patch);
+  const injectNext = (fault: InjectedFault, count = 1, target: FaultTarget = 'post') =>
+    faults.inject(fault, count, target);
+  const advance = (giftId: string, status: string) => {
+    store.advance(giftId, status, now());
+  };
+
+  const admin = (method: string, pathname: string, body: Buffer): Answer => {
+    const route = `${method} ${pathname}`;
+    if (route === 'GET /_sandbox/journal') return json(200, journal.toJSON());
+    if (route === 'DELETE /_sandbox/journal') {
+      journal.reset();
+      return json(200, journal.summary());
+    }
+    if (route === 'GET /_sandbox/faults') {
+      return json(200, { faults: faults.options, pending: faults.pendingInjections() });
+    }
+    if (route === 'POST /_sandbox/faults') {
+      // checkFaultPatch (inside configure) validates every field.
+      configure(readJson(body) as Partial<FaultOptions>);
+      return json(200, { faults: faults.options, pending: faults.pendingInjections() });
+    }
+    if (route === 'POST /_sandbox/inject') {
+      const { fault, count = 1, target = 'post' } = readJson(body);
+      injectNext(fault as InjectedFault, count as number, target as FaultTarget);
+      return json(200, { faults: faults.options, pending: faults.pendingInjections() });
+    }
+    const statusRoute = pathname.match(/^\/_sandbox\/gift_requests\/([^/]+)\/status$/);
+    if (method === 'POST' && statusRoute?.[1] !== undefined) {
+      const { status } = readJson(body);
+      if (typeof status !== 'string' || status.trim() === '') {
+        throw new SandboxConfigError('status must be a non-empty string');
+      }
+      const gift = store.advance(statusRoute[1], status, now());
+      return json(200, store.giftView(gift, now()));
+    }
+    return json(
+      404,
+      errorBody(apiError('not_found_error', 'not_found', `no admin endpoint ${route}`)),
+    );
+  };
+
+  const pendingDelays = new Set<NodeJS.Timeout>();
+  const delay = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        pendingDelays.delete(timer);
+        resolve();
+      }, ms);
+      pendingDelays.add(timer);
+    });
+
+  const onRequest = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+  ): Promise<void> => {
+    const at = now();
+    const body = await readBody(req);
+    const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
+    const method = req.method ?? 'GET';
+
+    // Admin endpoints: no auth, no rate limit, no latency, not journaled as API requests.
+    if (url.pathname === '/_sandbox' || url.pathname.startsWith('/_sandbox/')) {
+      send(
+        res,
+        requestId,
+        adminAnswer(() => admin(method, url.pathname, body)),
+      );
+      return;
+    }
+
+    const { answer } = api.handle({
+      method,
+      pathname: url.pathname,
+      query: url.searchParams,
+      version: header(req, 'andopen-api-version'),
+      authorization: header(req, 'authorization'),
+      body,
+      requestId,
+      at,
+    });
+    const latency = faults.latencyMs();
+    if (latency > 0) await delay(latency);
+    if (answer === null) {
+      // The request was read and maybe acted on; the client hears nothing but a closed socket.
+      req.socket.destroy();
+      return;
+    }
+    send(res, requestId, answer);
+  };
+
+  const server = createServer((req, res) => {
+    const requestId = `req_${random.token(24)}`;
+    onRequest(req, res, requestId).catch((error: unknown) => {
+      // A bug in the sandbox: say so on the wire rather than hang the client.
+      const message = error instanceof Error ? error.message : String(error);
+      if (!res.headersSent) {
+        send(
+          res,
+          requestId,
+          json(500, errorBody(apiError('api_error', 'internal_error', `sandbox: ${message}`))),
+        );
+      } else {
+        res.destroy();
+      }
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.address.includes(':') ? `[${address.address}]` : address.address;
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= new Promise<void>((resolve, reject) => {
+      for (const timer of pendingDelays) clearTimeout(timer);
+      pendingDelays.clear();
+      server.close((error) => (error === undefined ? resolve() : reject(error)));
+      // close() alone waits for keep-alive connections to go idle and time out.
+      server.closeAllConnections();
+    });
+    return stopping;
+  };
+
+  return {
+    url: `http://${shownHost}:${address.port}`,
+    journal,
+    configure,
+    injectNext,
+    advance,
+    stop,
+  };
+}
+
+function adminAnswer(run: () => Answer): Answer {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof SandboxConfigError) {
+      return json(400, errorBody(apiError('api_error', 'invalid_sandbox_request', error.message)));
+    }
+    if (error instanceof SandboxNotFoundError) {
+      return json(404, errorBody(apiError('not_found_error', 'not_found', error.message)));
+    }
+    throw error;
+  }
+}
+
+function readJson(body: Buffer): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new SandboxConfigError('the body is not valid JSON', { cause: error });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new SandboxConfigError('the body must be a JSON object');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function json(status: number, body: unknown): Answer {
+  return { status, body, headers: {} };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, requestId: string, answer: Answer): void {
+  const payload = JSON.stringify(answer.body);
+  res.writeHead(answer.status, {
+    ...answer.headers,
+    'Request-Id': requestId,
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(payload),
+  });
+  res.end(payload);
+}
