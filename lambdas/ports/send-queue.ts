@@ -7,7 +7,12 @@ export interface SendMessage {
   row: number;
 }
 
+export interface EnqueueOptions {
+  /** Hold the messages back this long (SQS: 0–900 s; the adapter clamps). Default: the queue's. */
+  delaySeconds?: number;
+}
+
 export interface SendQueue {
   /** Enqueues messages (the adapter batches them, 10 to a request). */
-  enqueue(messages: SendMessage[]): Promise<void>;
+  enqueue(messages: SendMessage[], options?: EnqueueOptions): Promise<void>;
 }

@@ -1,0 +1,216 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
+import type { NewRow } from '../../lambdas/ports/ledger.ts';
+import { ensureLedgerTable } from '../../local/aws/ledger-table.ts';
+import {
+  localClientConfig,
+  type RunningStandIn,
+  startDynamoDbLocal,
+} from '../../local/standins/index.ts';
+
+const NOW = '2026-11-22T10:00:00.000Z';
+
+function pendingRow(batchId: string, row: number, overrides: Partial<NewRow> = {}): NewRow {
+  return {
+    batchId,
+    row,
+    line: row + 1,
+    state: 'pending',
+    echo: {
+      externalId: `ext-${row}`,
+      campaignId: 'cmp-1',
+      firstName: 'Alice',
+      lastName: 'Smith',
+      email: null,
+    },
+    body: { campaign_id: 'cmp-1', recipient: { first_name: 'Alice', last_name: 'Smith' } },
+    errors: [],
+    ...overrides,
+  };
+}
+
+describe('DynamoDbLedger on DynamoDB Local', () => {
+  let dynamo: RunningStandIn;
+  let ledger: DynamoDbLedger;
+  let client: DynamoDBClient;
+
+  beforeAll(async () => {
+    dynamo = await startDynamoDbLocal({ storage: 'memory' });
+    client = new DynamoDBClient(localClientConfig(dynamo.endpoint));
+    await ensureLedgerTable(client, 'ledger');
+    ledger = new DynamoDbLedger({ client, tableName: 'ledger' });
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    await dynamo?.stop();
+  });
+
+  it('creates a batch once: a duplicate event finds it and does nothing', async () => {
+    // Prepare
+    const batch = {
+      batchId: 'b-dup',
+      source: { description: 's3://u/k', bucket: 'u', key: 'k', versionOrEtag: 'e1' },
+      createdAt: NOW,
+    };
+
+    // Act
+    const first = await ledger.createBatch(batch);
+    const second = await ledger.createBatch(batch);
+
+    // Assess
+    expect([first, second]).toEqual([true, false]);
+    const stored = await ledger.getBatch('b-dup');
+    expect(stored?.phase).toBe('splitting');
+    expect(stored?.counts.created).toBe(0);
+  });
+
+  it('lists a batch’s rows in input order across pages, beyond row 9 and 99', async () => {
+    // Prepare
+    await ledger.createBatch({
+      batchId: 'b-order',
+      source: { description: 'x', bucket: null, key: null, versionOrEtag: null },
+      createdAt: NOW,
+    });
+    const rows = [120, 3, 10, 99, 1, 100, 2].map((row) => pendingRow('b-order', row));
+    await ledger.putRows(rows);
+
+    // Act
+    const listed: number[] = [];
+    for await (const row of ledger.listRows('b-order')) listed.push(row.row);
+
+    // Assess
+    expect(listed).toEqual([1, 2, 3, 10, 99, 100, 120]);
+  });
+
+  it('claims a pending row exactly once, even when claims race', async () => {
+    // Prepare
+    await ledger.putRows([pendingRow('b-claim', 1)]);
+
+    // Act
+    const claims = await Promise.all(
+      Array.from({ length: 8 }, () => ledger.claimRow('b-claim', 1, NOW)),
+    );
+
+    // Assess
+    expect(claims.filter((claim) => claim.claimed)).toHaveLength(1);
+    expect(claims.filter((claim) => !claim.claimed)).toEqual(
+      Array.from({ length: 7 }, () => ({ claimed: false, state: 'sending' })),
+    );
+  });
+
+  it('reports a missing row on claim rather than creating it', async () => {
+    // Act
+    const claim = await ledger.claimRow('b-none', 7, NOW);
+
+    // Assess
+    expect(claim).toEqual({ claimed: false, state: 'missing' });
+    expect(await ledger.getRow('b-none', 7)).toBeNull();
+  });
+
+  it('records an outcome only on a row in sending, once', async () => {
+    // Prepare
+    await ledger.putRows([pendingRow('b-outcome', 1), pendingRow('b-outcome', 2)]);
+    await ledger.claimRow('b-outcome', 1, NOW);
+
+    // Act
+    const onPending = await ledger.recordSend(
+      'b-outcome',
+      2,
+      { state: 'unknown', requestId: null, reason: 'timeout' },
+      NOW,
+    );
+    const first = await ledger.recordSend(
+      'b-outcome',
+      1,
+      {
+        state: 'rejected',
+        requestId: 'req_1',
+        errors: [
+          { type: 'validation_error', code: 'required', param: 'x', message: 'is required' },
+        ],
+      },
+      NOW,
+    );
+    const again = await ledger.recordSend(
+      'b-outcome',
+      1,
+      { state: 'unknown', requestId: null, reason: 'late' },
+      NOW,
+    );
+
+    // Assess
+    expect([onPending, first, again]).toEqual([false, true, false]);
+    const row = await ledger.getRow('b-outcome', 1);
+    expect(row?.state).toBe('rejected');
+    expect(row?.requestId).toBe('req_1');
+    expect(row?.errors[0]?.code).toBe('required');
+    expect((await ledger.getRow('b-outcome', 2))?.state).toBe('pending');
+  });
+
+  it('follows created rows on the poll index until the URL arrives', async () => {
+    // Prepare
+    await ledger.putRows([pendingRow('b-poll', 1), pendingRow('b-poll', 2)]);
+    for (const row of [1, 2]) {
+      await ledger.claimRow('b-poll', row, NOW);
+      await ledger.recordSend(
+        'b-poll',
+        row,
+        {
+          state: 'created',
+          requestId: `req_${row}`,
+          giftRequestId: `gift-${row}`,
+          giftStatus: 'submitted',
+          redemptionUrl: null,
+          giftCreatedAt: NOW,
+          giftUpdatedAt: NOW,
+          pollDueAt: 1_000 * row,
+          pollDeadlineAt: 100_000,
+        },
+        NOW,
+      );
+    }
+
+    // Act
+    const dueAt1500 = await ledger.rowsDueForPolling(1_500, 10);
+    await ledger.updateGift(
+      'b-poll',
+      1,
+      {
+        giftStatus: 'submitted',
+        redemptionUrl: 'https://gift/r/1',
+        giftUpdatedAt: NOW,
+        requestId: 'req_poll',
+        pollDueAt: null,
+      },
+      NOW,
+    );
+    const dueLater = await ledger.rowsDueForPolling(5_000, 10);
+
+    // Assess
+    expect(dueAt1500.map((row) => row.row)).toEqual([1]);
+    expect(dueLater.map((row) => row.row)).toEqual([2]);
+    const settled = await ledger.getRow('b-poll', 1);
+    expect(settled?.redemptionUrl).toBe('https://gift/r/1');
+    expect(settled?.pollDueAt).toBeNull();
+    expect(settled?.requestId).toBe('req_1');
+  });
+
+  it('adds aggregated counts and lists batches newest first', async () => {
+    // Prepare
+    const source = { description: 'x', bucket: null, key: null, versionOrEtag: null };
+    await ledger.createBatch({ batchId: 'b-old', source, createdAt: '2026-01-01T00:00:00.000Z' });
+    await ledger.createBatch({ batchId: 'b-new', source, createdAt: '2026-12-01T00:00:00.000Z' });
+
+    // Act
+    await ledger.addToCounts('b-new', { created: 3, rejected: 1 }, NOW);
+    await ledger.addToCounts('b-new', { created: 2 }, NOW);
+    const batches = await ledger.listBatches();
+
+    // Assess
+    expect((await ledger.getBatch('b-new'))?.counts).toMatchObject({ created: 5, rejected: 1 });
+    const ids = batches.map((batch) => batch.batchId);
+    expect(ids.indexOf('b-new')).toBeLessThan(ids.indexOf('b-old'));
+  });
+});
