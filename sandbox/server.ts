@@ -41,12 +41,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     campaigns = demoCampaigns(),
     now = Date.now,
     seed,
+    stateFile,
     ...faultOptions
   } = options;
   const random = createRandom(seed);
   const journal = new Journal();
   const faults = new Faults(faultOptions, now(), random);
-  const store = new Store(campaigns, random);
+  const store = new Store(campaigns, random, stateFile ?? null);
   const valid: ApiKey[] = apiKeys.map((key) =>
     typeof key === 'string' ? { key, tenant: DEMO_TENANT } : key,
   );

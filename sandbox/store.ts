@@ -3,6 +3,7 @@
  * check followed by a take, done in one call chain without an `await` between, is atomic: when
  * several requests race for the last unit exactly one of them gets it.
  */
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import type { CampaignFacts, CatalogueLookup, CreatePlan, VariantFacts } from './contract.ts';
 import type { Random } from './random.ts';
 import { DEMO_TENANT } from './seed.ts';
@@ -38,15 +39,59 @@ interface VisibleVariant {
   stockLevels: StockLevel[];
 }
 
+/** One line of the state file: a gift as it now is, or stock taken. */
+type StateRecord =
+  | { kind: 'gift'; gift: StoredGift }
+  | { kind: 'take'; campaignId: string; variantId: string; quantity: number };
+
 export class Store {
   private readonly campaigns: CampaignSeed[];
   private readonly gifts = new Map<string, StoredGift>();
+  private replaying = false;
 
   constructor(
     campaigns: CampaignSeed[],
     private readonly random: Random,
+    private readonly stateFile: string | null = null,
   ) {
     this.campaigns = structuredClone(campaigns);
+    if (stateFile !== null && existsSync(stateFile)) this.replay(stateFile);
+  }
+
+  /**
+   * Rebuilds gifts and stock from the state file. Each change was appended synchronously as it
+   * happened, so a sandbox killed at any moment reloads every gift it answered for.
+   */
+  private replay(file: string): void {
+    this.replaying = true;
+    try {
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        if (!line.trim()) continue;
+        let record: StateRecord;
+        try {
+          record = JSON.parse(line) as StateRecord;
+        } catch {
+          continue; // a line cut short by a kill mid-write: everything before it stands
+        }
+        if (record.kind === 'gift') this.gifts.set(record.gift.id, record.gift);
+        else {
+          const campaign = this.campaigns.find((c) => c.id === record.campaignId);
+          try {
+            if (campaign !== undefined) this.take(campaign, record.variantId, record.quantity);
+          } catch {
+            // The seed changed since (a variant gone, less stock): the gifts still stand.
+          }
+        }
+      }
+    } finally {
+      this.replaying = false;
+    }
+  }
+
+  private record(entry: StateRecord): void {
+    if (this.stateFile !== null && !this.replaying) {
+      appendFileSync(this.stateFile, `${JSON.stringify(entry)}\n`);
+    }
   }
 
   /** The tenant's campaign, or undefined (unknown and other-tenant alike). */
@@ -132,6 +177,7 @@ export class Store {
       redemptionUrlAt: now + urlDelayMs,
     };
     this.gifts.set(gift.id, gift);
+    this.record({ kind: 'gift', gift });
     return gift;
   }
 
@@ -153,6 +199,7 @@ export class Store {
     if (gift.lineItems === null && ['redeemed', 'dispatched', 'delivered'].includes(status)) {
       gift.lineItems = this.lockChosenItem(gift);
     }
+    this.record({ kind: 'gift', gift });
     return gift;
   }
 
@@ -219,6 +266,7 @@ export class Store {
       left -= taken;
     }
     if (left > 0) throw new Error(`stock of ${variantId} was checked but is short by ${left}`);
+    this.record({ kind: 'take', campaignId: campaign.id, variantId, quantity });
   }
 
   /** The recipient "chooses" the first enabled variant in stock (or, failing that, any variant). */

@@ -140,4 +140,10 @@ export interface SandboxOptions extends Partial<FaultOptions> {
   now?: () => number;
   /** Makes ids, redemption links, fault rolls and latencies repeatable. */
   seed?: number;
+  /**
+   * Keeps the gifts and stock in this file (an append-only log) and reloads them on start, so that
+   * a sandbox restarted between local runs remembers what it created, as the real &Open does.
+   * Default: memory only.
+   */
+  stateFile?: string;
 }
