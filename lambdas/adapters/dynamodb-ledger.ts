@@ -93,6 +93,7 @@ export class DynamoDbLedger implements Ledger {
             createdAt: batch.createdAt,
             updatedAt: batch.createdAt,
             splitCompletedAt: null,
+            fileError: null,
             completedAt: null,
             resultsKey: null,
             ...counts,
@@ -129,6 +130,7 @@ export class DynamoDbLedger implements Ledger {
   async completeSplit(
     batchId: string,
     totals: { rows: number; valid: number; invalid: number },
+    fileError: string | null,
   ): Promise<void> {
     const now = new Date().toISOString();
     await this.#documents.send(
@@ -136,7 +138,7 @@ export class DynamoDbLedger implements Ledger {
         TableName: this.#tableName,
         Key: { pk: batchPk(batchId), sk: BATCH_SK },
         UpdateExpression:
-          'SET phase = :sending, splitCompletedAt = :now, updatedAt = :now, count_rows = :rows, count_valid = :valid, count_invalid = :invalid',
+          'SET phase = :sending, splitCompletedAt = :now, updatedAt = :now, fileError = :fileError, count_rows = :rows, count_valid = :valid, count_invalid = :invalid',
         ConditionExpression: 'phase = :splitting',
         ExpressionAttributeValues: {
           ':sending': 'sending',
@@ -145,6 +147,7 @@ export class DynamoDbLedger implements Ledger {
           ':rows': totals.rows,
           ':valid': totals.valid,
           ':invalid': totals.invalid,
+          ':fileError': fileError,
         },
       }),
     );
@@ -389,18 +392,29 @@ export class DynamoDbLedger implements Ledger {
     );
   }
 
-  async listBatches(options: { limit?: number } = {}): Promise<BatchRecord[]> {
-    const { Items } = await this.#documents.send(
-      new QueryCommand({
-        TableName: this.#tableName,
-        IndexName: LEDGER_INDEXES.byKind.name,
-        KeyConditionExpression: 'kind = :batch',
-        ExpressionAttributeValues: { ':batch': 'BATCH' },
-        ScanIndexForward: false,
-        Limit: options.limit ?? 50,
-      }),
-    );
-    return (Items ?? []).map(toBatchRecord);
+  async listBatches(options: { limit?: number; active?: boolean } = {}): Promise<BatchRecord[]> {
+    const limit = options.limit ?? 50;
+    const batches: BatchRecord[] = [];
+    let startKey: Item | undefined;
+    do {
+      const page = await this.#documents.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          IndexName: LEDGER_INDEXES.byKind.name,
+          KeyConditionExpression: 'kind = :batch',
+          ...(options.active ? { FilterExpression: 'phase IN (:splitting, :sending)' } : {}),
+          ExpressionAttributeValues: {
+            ':batch': 'BATCH',
+            ...(options.active ? { ':splitting': 'splitting', ':sending': 'sending' } : {}),
+          },
+          ScanIndexForward: false,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      batches.push(...(page.Items ?? []).map(toBatchRecord));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && batches.length < limit);
+    return batches.slice(0, limit);
   }
 
   /** A conditional move of a row out of `from` (default: `sending`); false when it was elsewhere. */
@@ -516,6 +530,7 @@ function toBatchRecord(item: Item): BatchRecord {
     createdAt: String(item.createdAt),
     updatedAt: String(item.updatedAt),
     splitCompletedAt: stringOrNull(item.splitCompletedAt),
+    fileError: stringOrNull(item.fileError),
     completedAt: stringOrNull(item.completedAt),
     resultsKey: stringOrNull(item.resultsKey),
   };

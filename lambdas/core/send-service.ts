@@ -20,7 +20,13 @@ export interface SendSettings {
  * in `pending` so that the ledger still says what is true: nothing was created.
  */
 export type SendResult =
-  | { kind: 'done'; state: 'created' | 'rejected' | 'unknown' | 'skipped'; detail: string }
+  | {
+      kind: 'done';
+      state: 'created' | 'rejected' | 'unknown' | 'skipped';
+      detail: string;
+      /** A created gift whose redemption URL came with the answer: nothing left to follow. */
+      settled?: boolean;
+    }
   | {
       kind: 'retry';
       reason: 'throttled' | 'unavailable' | 'not-sent' | 'configuration-stop' | 'batch-stopped';
@@ -101,7 +107,7 @@ export class SendService {
           pollDueAt: hasUrl ? null : createdAtMs + this.#settings.firstPollAfterMs,
           pollDeadlineAt: createdAtMs + this.#settings.pollDeadlineMs,
         });
-        return { kind: 'done', state: 'created', detail: outcome.gift.id };
+        return { kind: 'done', state: 'created', detail: outcome.gift.id, settled: hasUrl };
       }
       case 'rejected':
         await this.#final(batchId, row, now, {

@@ -95,6 +95,8 @@ export interface BatchRecord {
   createdAt: string;
   updatedAt: string;
   splitCompletedAt: string | null;
+  /** The file could not be read (whole or from some line on); one line a person can act on. */
+  fileError: string | null;
   completedAt: string | null;
   /** Where the results file went, once written. */
   resultsKey: string | null;
@@ -136,10 +138,14 @@ export interface Ledger {
   getBatch(batchId: string): Promise<BatchRecord | null>;
   /** Writes new rows (batched). Only for rows no sender can have seen yet. */
   putRows(rows: NewRow[]): Promise<void>;
-  /** Marks the split as done with the totals it found. */
+  /**
+   * Marks the split as done with the totals it found, and why it ended early when the file turned
+   * out unreadable part-way (the rows accepted before it stay, and are sent).
+   */
   completeSplit(
     batchId: string,
     totals: { rows: number; valid: number; invalid: number },
+    fileError: string | null,
   ): Promise<void>;
   getRow(batchId: string, row: number): Promise<RowRecord | null>;
   /** The rows of a batch in input order, a page at a time. */
@@ -171,5 +177,6 @@ export interface Ledger {
     fields: { stopReason?: string | null; completedAt?: string; resultsKey?: string },
     now: string,
   ): Promise<void>;
-  listBatches(options?: { limit?: number }): Promise<BatchRecord[]>;
+  /** Newest first; `active` keeps only the batches still splitting or sending. */
+  listBatches(options?: { limit?: number; active?: boolean }): Promise<BatchRecord[]>;
 }

@@ -1,11 +1,15 @@
 import { Command } from 'commander';
+import { runCommand } from './commands/run.ts';
 import { sandboxCommand } from './commands/sandbox.ts';
 import { validateCommand } from './commands/validate.ts';
 
 export function buildProgram(): Command {
   const program = new Command('gift-batch')
-    .description('Send &Open gifts in batches: validate recipient files, run them through the pipeline.')
+    .description(
+      'Send &Open gifts in batches: validate recipient files, run them through the pipeline.',
+    )
     .showHelpAfterError();
+  program.addCommand(runCommand());
   program.addCommand(validateCommand());
   program.addCommand(sandboxCommand());
   return program;

@@ -45,6 +45,7 @@ export class InMemoryLedger implements Ledger {
       createdAt: batch.createdAt,
       updatedAt: batch.createdAt,
       splitCompletedAt: null,
+      fileError: null,
       completedAt: null,
       resultsKey: null,
     });
@@ -78,8 +79,10 @@ export class InMemoryLedger implements Ledger {
   async completeSplit(
     batchId: string,
     totals: { rows: number; valid: number; invalid: number },
+    fileError: string | null,
   ): Promise<void> {
     const batch = this.#batch(batchId);
+    batch.fileError = fileError;
     if (batch.phase !== 'splitting') throw new Error('split already complete');
     batch.phase = 'sending';
     batch.splitCompletedAt = new Date().toISOString();
@@ -187,8 +190,9 @@ export class InMemoryLedger implements Ledger {
     batch.updatedAt = now;
   }
 
-  async listBatches(options: { limit?: number } = {}): Promise<BatchRecord[]> {
+  async listBatches(options: { limit?: number; active?: boolean } = {}): Promise<BatchRecord[]> {
     return [...this.batches.values()]
+      .filter((batch) => !options.active || ['splitting', 'sending'].includes(batch.phase))
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
       .slice(0, options.limit ?? 50)
       .map((batch) => structuredClone(batch));

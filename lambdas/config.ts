@@ -1,0 +1,124 @@
+/**
+ * The handlers' configuration: read from the environment once, validated, frozen. A missing or
+ * malformed variable fails at cold start with a message naming it, not in the middle of a batch.
+ * The CDK stack sets these variables on each function (with their grants); the local runtime sets
+ * them in its own process before it loads the handlers.
+ */
+
+export class ConfigurationError extends Error {
+  override readonly name = 'ConfigurationError';
+}
+
+type Environment = Record<string, string | undefined>;
+
+function required(env: Environment, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigurationError(`environment variable ${name} is required but not set`);
+  return value;
+}
+
+function optionalNumber(
+  env: Environment,
+  name: string,
+  fallback: number,
+  { min = 0, integer = true }: { min?: number; integer?: boolean } = {},
+): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new ConfigurationError(
+      `environment variable ${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min} (got "${raw}")`,
+    );
+  }
+  return value;
+}
+
+/** Where the API key comes from: Secrets Manager in AWS, the environment on one machine. */
+export type ApiKeySource = { kind: 'secret'; secretId: string } | { kind: 'env'; value: string };
+
+export interface AndOpenConfig {
+  /** A base URL, or one of the names `us`, `eu`, `staging`. */
+  baseUrl: string;
+  apiKey: ApiKeySource;
+  timeoutMs: number;
+}
+
+export function andOpenConfig(env: Environment = process.env): Readonly<AndOpenConfig> {
+  const secretId = env.ANDOPEN_API_KEY_SECRET_ID?.trim();
+  const value = env.ANDOPEN_API_KEY?.trim();
+  let apiKey: ApiKeySource;
+  if (secretId) apiKey = { kind: 'secret', secretId };
+  else if (value) apiKey = { kind: 'env', value };
+  else
+    throw new ConfigurationError(
+      'the &Open API key is not configured: set ANDOPEN_API_KEY_SECRET_ID (AWS) or ANDOPEN_API_KEY',
+    );
+  return Object.freeze({
+    baseUrl: env.ANDOPEN_BASE_URL?.trim() || 'us',
+    apiKey,
+    timeoutMs: optionalNumber(env, 'ANDOPEN_TIMEOUT_MS', 10_000, { min: 100 }),
+  });
+}
+
+export interface StorageConfig {
+  ledgerTable: string;
+  sendQueueUrl: string;
+  resultsBucket: string;
+  /** Local stand-ins serve buckets by path, not by host name. */
+  s3ForcePathStyle: boolean;
+}
+
+export function storageConfig(env: Environment = process.env): Readonly<StorageConfig> {
+  return Object.freeze({
+    ledgerTable: required(env, 'LEDGER_TABLE'),
+    sendQueueUrl: required(env, 'SEND_QUEUE_URL'),
+    resultsBucket: required(env, 'RESULTS_BUCKET'),
+    s3ForcePathStyle: env.S3_FORCE_PATH_STYLE === 'true',
+  });
+}
+
+export interface SenderConfig {
+  /** POSTs in flight at once within one invocation. */
+  concurrency: number;
+  firstPollAfterMs: number;
+  pollDeadlineMs: number;
+}
+
+export function senderConfig(env: Environment = process.env): Readonly<SenderConfig> {
+  return Object.freeze({
+    concurrency: optionalNumber(env, 'SEND_CONCURRENCY', 4, { min: 1 }),
+    firstPollAfterMs: optionalNumber(env, 'POLL_FIRST_AFTER_MS', 2_000),
+    pollDeadlineMs: optionalNumber(env, 'POLL_DEADLINE_MS', 30 * 60_000, { min: 1 }),
+  });
+}
+
+export interface SplitterConfig {
+  defaultCampaignId: string | null;
+  maxRows: number;
+}
+
+export function splitterConfig(env: Environment = process.env): Readonly<SplitterConfig> {
+  return Object.freeze({
+    defaultCampaignId: env.DEFAULT_CAMPAIGN_ID?.trim() || null,
+    maxRows: optionalNumber(env, 'MAX_ROWS_PER_FILE', 100_000, { min: 1 }),
+  });
+}
+
+export interface PollerConfig {
+  minIntervalMs: number;
+  maxIntervalMs: number;
+  rowsPerRun: number;
+  concurrency: number;
+  recheckQuietBatchAfterMs: number;
+}
+
+export function pollerConfig(env: Environment = process.env): Readonly<PollerConfig> {
+  return Object.freeze({
+    minIntervalMs: optionalNumber(env, 'POLL_MIN_INTERVAL_MS', 1_000),
+    maxIntervalMs: optionalNumber(env, 'POLL_MAX_INTERVAL_MS', 60_000),
+    rowsPerRun: optionalNumber(env, 'POLL_ROWS_PER_RUN', 500, { min: 1 }),
+    concurrency: optionalNumber(env, 'POLL_CONCURRENCY', 4, { min: 1 }),
+    recheckQuietBatchAfterMs: optionalNumber(env, 'RECHECK_QUIET_BATCH_AFTER_MS', 5 * 60_000),
+  });
+}

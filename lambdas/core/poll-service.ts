@@ -1,0 +1,138 @@
+import type { Clock } from '../ports/clock.ts';
+import type { GiftingApi } from '../ports/gifting-api.ts';
+import type { BatchCounts, Ledger, RowRecord } from '../ports/ledger.ts';
+import { mapWithConcurrency } from './concurrency.ts';
+import { classifyGet } from './outcome.ts';
+
+export interface PollSettings {
+  /** The first gap between polls of one row; it doubles up to `maxIntervalMs`. */
+  minIntervalMs: number;
+  maxIntervalMs: number;
+  /** Rows looked at per run. */
+  rowsPerRun: number;
+  /** GETs in flight at once. */
+  concurrency: number;
+}
+
+export interface PollReport {
+  polled: number;
+  /** Rows that stopped being followed: URL arrived, or the wait ended without one. */
+  settled: number;
+  /** Rows whose URL had not arrived by their deadline. */
+  gaveUp: number;
+  /** Answers that need a person (a created gift &Open says does not exist, a refused key). */
+  alarms: string[];
+}
+
+/**
+ * Follows created gifts until their redemption URL appears.
+ *
+ * Primary course:
+ * 1. Take the created rows whose next poll is due (the ledger's poll index).
+ * 2. GET each one, a bounded number at a time.
+ * 3. Record status and URL; stop following a row once it has its URL or its deadline has passed,
+ *    otherwise look again later, backing off (and never sooner than a Retry-After).
+ * 4. Count the settled rows on their batches, one write per batch.
+ */
+export class PollService {
+  readonly #ledger: Ledger;
+  readonly #api: GiftingApi;
+  readonly #clock: Clock;
+  readonly #settings: PollSettings;
+
+  constructor(deps: { ledger: Ledger; api: GiftingApi; clock: Clock; settings: PollSettings }) {
+    this.#ledger = deps.ledger;
+    this.#api = deps.api;
+    this.#clock = deps.clock;
+    this.#settings = deps.settings;
+  }
+
+  async pollDue(): Promise<PollReport> {
+    const due = await this.#ledger.rowsDueForPolling(this.#clock.now(), this.#settings.rowsPerRun);
+    const report: PollReport = { polled: due.length, settled: 0, gaveUp: 0, alarms: [] };
+    const settledByBatch = new Map<string, number>();
+
+    await mapWithConcurrency(due, this.#settings.concurrency, async (row) => {
+      const settled = await this.#pollOne(row, report);
+      if (settled) {
+        report.settled += 1;
+        settledByBatch.set(row.batchId, (settledByBatch.get(row.batchId) ?? 0) + 1);
+      }
+    });
+
+    const now = this.#isoNow();
+    for (const [batchId, settled] of settledByBatch) {
+      const delta: Partial<BatchCounts> = { settled };
+      await this.#ledger.addToCounts(batchId, delta, now);
+    }
+    return report;
+  }
+
+  /** Returns true when the row stops being followed. */
+  async #pollOne(row: RowRecord, report: PollReport): Promise<boolean> {
+    if (!row.giftRequestId) return false;
+    const outcome = classifyGet(await this.#api.getGiftRequest(row.giftRequestId));
+    const nowMs = this.#clock.now();
+    const now = this.#isoNow();
+    const pastDeadline = row.pollDeadlineAt !== null && nowMs >= row.pollDeadlineAt;
+
+    if (outcome.kind === 'found') {
+      const hasUrl = outcome.gift.redemption_url !== null;
+      const stop = hasUrl || pastDeadline;
+      if (!hasUrl && pastDeadline) report.gaveUp += 1;
+      await this.#ledger.updateGift(
+        row.batchId,
+        row.row,
+        {
+          giftStatus: outcome.gift.status,
+          redemptionUrl: outcome.gift.redemption_url,
+          giftUpdatedAt: outcome.gift.updated_at,
+          requestId: outcome.requestId,
+          pollDueAt: stop ? null : nowMs + this.#nextGap(row, nowMs),
+        },
+        now,
+      );
+      return stop;
+    }
+
+    if (outcome.kind === 'not-found') {
+      report.alarms.push(
+        `gift ${row.giftRequestId} (batch ${row.batchId}, row ${row.row}) was created but &Open says it does not exist (Request-Id ${outcome.requestId ?? 'none'}): is the base URL right?`,
+      );
+    } else if (outcome.kind === 'configuration-stop') {
+      report.alarms.push(
+        `&Open refused our configuration while polling (HTTP ${outcome.httpStatus}${outcome.code ? `, ${outcome.code}` : ''})`,
+      );
+    }
+    const retryAfterMs =
+      outcome.kind === 'throttled' || outcome.kind === 'retry-later'
+        ? (outcome.retryAfterMs ?? 0)
+        : 0;
+    if (pastDeadline) report.gaveUp += 1;
+    await this.#ledger.updateGift(
+      row.batchId,
+      row.row,
+      {
+        giftStatus: row.giftStatus ?? 'submitted',
+        redemptionUrl: row.redemptionUrl,
+        giftUpdatedAt: row.giftUpdatedAt,
+        requestId: 'requestId' in outcome ? outcome.requestId : null,
+        pollDueAt: pastDeadline ? null : nowMs + Math.max(retryAfterMs, this.#nextGap(row, nowMs)),
+      },
+      now,
+    );
+    return pastDeadline;
+  }
+
+  /** Doubling gaps: about as many polls per row as it takes for the URL to appear, logarithmically. */
+  #nextGap(row: RowRecord, nowMs: number): number {
+    const { minIntervalMs, maxIntervalMs } = this.#settings;
+    const createdMs = row.giftCreatedAt ? Date.parse(row.giftCreatedAt) : Number.NaN;
+    const waited = Number.isFinite(createdMs) ? Math.max(0, nowMs - createdMs) : minIntervalMs;
+    return Math.min(maxIntervalMs, Math.max(minIntervalMs, waited));
+  }
+
+  #isoNow(): string {
+    return new Date(this.#clock.now()).toISOString();
+  }
+}

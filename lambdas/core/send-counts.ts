@@ -1,0 +1,49 @@
+import type { BatchCounts, Ledger } from '../ports/ledger.ts';
+import type { SendResult } from './send-service.ts';
+
+/** Without a Retry-After, how long a row waits before its next try, by reason. */
+const DEFAULT_RETRY_DELAY_SECONDS: Record<
+  Extract<SendResult, { kind: 'retry' }>['reason'],
+  number
+> = {
+  throttled: 2,
+  unavailable: 10,
+  'not-sent': 5,
+  // A stopped batch waits for a person; looking again every minute costs nothing.
+  'configuration-stop': 60,
+  'batch-stopped': 60,
+};
+
+/** SQS delays a message by at most 15 minutes. */
+const MAX_DELAY_SECONDS = 900;
+
+/** How long to delay a re-queued row: the Retry-After when &Open gave one, else a default. */
+export function retryDelaySeconds(result: Extract<SendResult, { kind: 'retry' }>): number {
+  const seconds =
+    result.retryAfterMs !== null
+      ? Math.ceil(result.retryAfterMs / 1000)
+      : DEFAULT_RETRY_DELAY_SECONDS[result.reason];
+  return Math.min(MAX_DELAY_SECONDS, Math.max(0, seconds));
+}
+
+/**
+ * Batch counters, summed over one invocation and written once per batch: the batch item is one hot
+ * item, and a write per row would cap the whole fleet at what one item can take.
+ */
+export class CountsByBatch {
+  readonly #deltas = new Map<string, Partial<BatchCounts>>();
+
+  add(batchId: string, result: SendResult): void {
+    if (result.kind !== 'done' || result.state === 'skipped') return;
+    const delta = this.#deltas.get(batchId) ?? {};
+    delta[result.state] = (delta[result.state] ?? 0) + 1;
+    if (result.settled) delta.settled = (delta.settled ?? 0) + 1;
+    this.#deltas.set(batchId, delta);
+  }
+
+  async flush(ledger: Ledger, now: string): Promise<void> {
+    const deltas = [...this.#deltas];
+    this.#deltas.clear();
+    for (const [batchId, delta] of deltas) await ledger.addToCounts(batchId, delta, now);
+  }
+}

@@ -1,0 +1,179 @@
+import type { Clock } from '../ports/clock.ts';
+import type { Ledger, NewRow, RowError } from '../ports/ledger.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import type { SendQueue } from '../ports/send-queue.ts';
+import { batchIdForObject } from './batch-id.ts';
+import {
+  campaignFromUploadKey,
+  RecipientFileError,
+  type RecipientFileSummary,
+  type RecipientRow,
+  readRecipients,
+} from './recipients/index.ts';
+
+export interface SplitSettings {
+  /** Campaign for rows without one (the CLI's `--campaign`); the upload key may also name one. */
+  defaultCampaignId: string | null;
+  /** A file with more data rows is refused from that row on, unless raised. */
+  maxRows: number;
+  /** Rows written to the ledger and queued together. */
+  chunkSize: number;
+}
+
+export interface UploadedObject {
+  bucket: string;
+  key: string;
+  versionId: string | null;
+  eTag: string | null;
+}
+
+export type SplitResult =
+  | { kind: 'duplicate'; batchId: string }
+  | { kind: 'gone'; batchId: string }
+  | {
+      kind: 'split';
+      batchId: string;
+      rows: number;
+      valid: number;
+      invalid: number;
+      fileError: string | null;
+      summary: RecipientFileSummary;
+    };
+
+/**
+ * Turns an uploaded recipient file into a batch.
+ *
+ * Primary course:
+ * 1. Derive the batch id from the object's identity and create the batch; a duplicate event for the
+ *    same object finds it and stops here.
+ * 2. Stream the file through the reader: every row is validated as it comes, never the whole file
+ *    in memory.
+ * 3. Record each chunk of rows in the ledger first (valid ones `pending` with their exact body,
+ *    invalid ones with every error), then queue the valid ones: a row is never on the queue without
+ *    its ledger entry.
+ * 4. Close the split with the totals, and the reason when the file turned unreadable part-way.
+ */
+export class SplitService {
+  readonly #ledger: Ledger;
+  readonly #objects: ObjectStore;
+  readonly #queue: SendQueue;
+  readonly #clock: Clock;
+  readonly #settings: SplitSettings;
+
+  constructor(deps: {
+    ledger: Ledger;
+    objects: ObjectStore;
+    queue: SendQueue;
+    clock: Clock;
+    settings: SplitSettings;
+  }) {
+    this.#ledger = deps.ledger;
+    this.#objects = deps.objects;
+    this.#queue = deps.queue;
+    this.#clock = deps.clock;
+    this.#settings = deps.settings;
+  }
+
+  async split(object: UploadedObject): Promise<SplitResult> {
+    const batchId = await batchIdForObject(object);
+    const created = await this.#ledger.createBatch({
+      batchId,
+      source: {
+        description: `s3://${object.bucket}/${object.key}`,
+        bucket: object.bucket,
+        key: object.key,
+        versionOrEtag: object.versionId ?? object.eTag,
+      },
+      createdAt: this.#isoNow(),
+    });
+    if (!created) return { kind: 'duplicate', batchId };
+
+    const stored = await this.#objects.open(object.bucket, object.key);
+    if (!stored) {
+      const reason = `the file s3://${object.bucket}/${object.key} was deleted before it could be read`;
+      await this.#ledger.completeSplit(batchId, { rows: 0, valid: 0, invalid: 0 }, reason);
+      return { kind: 'gone', batchId };
+    }
+
+    const file = readRecipients(stored.body, {
+      fileName: object.key,
+      defaultCampaignId: this.#settings.defaultCampaignId ?? campaignFromUploadKey(object.key),
+      maxRows: this.#settings.maxRows,
+    });
+    const totals = { rows: 0, valid: 0, invalid: 0 };
+    let fileError: string | null = null;
+    let chunk: RecipientRow[] = [];
+    try {
+      for await (const row of file) {
+        chunk.push(row);
+        if (chunk.length >= this.#settings.chunkSize) {
+          await this.#record(batchId, chunk, totals);
+          chunk = [];
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof RecipientFileError)) throw error;
+      fileError = error.message;
+    }
+    // Rows read before a fatal problem were accepted: they are recorded and sent all the same.
+    await this.#record(batchId, chunk, totals);
+    await this.#ledger.completeSplit(batchId, totals, fileError);
+    return { kind: 'split', batchId, ...totals, fileError, summary: file.summary() };
+  }
+
+  async #record(
+    batchId: string,
+    rows: RecipientRow[],
+    totals: { rows: number; valid: number; invalid: number },
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    const ledgerRows = rows.map((row) => toLedgerRow(batchId, row));
+    await this.#ledger.putRows(ledgerRows);
+    await this.#queue.enqueue(
+      ledgerRows.filter((row) => row.state === 'pending').map((row) => ({ batchId, row: row.row })),
+    );
+    for (const row of ledgerRows) {
+      totals.rows += 1;
+      totals[row.state === 'pending' ? 'valid' : 'invalid'] += 1;
+    }
+  }
+
+  #isoNow(): string {
+    return new Date(this.#clock.now()).toISOString();
+  }
+}
+
+/** Local validation errors read like &Open's, with where in the file they are. */
+export const LOCAL_VALIDATION_ERROR_TYPE = 'local_validation_error';
+
+export function toLedgerRow(batchId: string, row: RecipientRow): NewRow {
+  const blankToNull = (value: string): string | null => (value === '' ? null : value);
+  const base = {
+    batchId,
+    row: row.row,
+    line: row.line,
+    echo: {
+      externalId: row.externalId,
+      campaignId: blankToNull(row.source.campaign_id),
+      firstName: blankToNull(row.source.first_name),
+      lastName: blankToNull(row.source.last_name),
+      email: blankToNull(row.source.email),
+    },
+  };
+  if (row.result.valid) {
+    return { ...base, state: 'pending', body: row.result.body, errors: [] };
+  }
+  return {
+    ...base,
+    state: 'invalid',
+    body: null,
+    errors: row.result.errors.map(
+      (error): RowError => ({
+        type: LOCAL_VALIDATION_ERROR_TYPE,
+        code: error.code,
+        param: error.param,
+        message: `line ${error.line}${error.column ? `, column "${error.column}"` : ''}: ${error.message}`,
+      }),
+    ),
+  };
+}

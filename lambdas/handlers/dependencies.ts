@@ -1,0 +1,50 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { AndOpenHttpClient } from '../adapters/andopen-http-client.ts';
+import { DynamoDbLedger } from '../adapters/dynamodb-ledger.ts';
+import { S3ObjectStore } from '../adapters/s3-object-store.ts';
+import { readApiKeySecret } from '../adapters/secret-api-key.ts';
+import { SqsSendQueue } from '../adapters/sqs-send-queue.ts';
+import { andOpenConfig, storageConfig } from '../config.ts';
+import type { GiftingApi } from '../ports/gifting-api.ts';
+
+/**
+ * What every handler shares, created once per container at module scope (cold start), so warm
+ * invocations reuse the clients and their connections. Configuration is read here once: a missing
+ * variable fails the cold start with its name.
+ */
+export const logger = new Logger({ serviceName: 'gift-batch' });
+
+const storage = storageConfig();
+
+export const dynamoDb = new DynamoDBClient({});
+export const s3 = new S3Client({ forcePathStyle: storage.s3ForcePathStyle });
+export const sqs = new SQSClient({});
+
+export const ledger = new DynamoDbLedger({ client: dynamoDb, tableName: storage.ledgerTable });
+export const objects = new S3ObjectStore({ client: s3 });
+export const sendQueue = new SqsSendQueue({ client: sqs, queueUrl: storage.sendQueueUrl });
+export const resultsBucket = storage.resultsBucket;
+
+let api: Promise<GiftingApi> | undefined;
+
+/** The &Open client, built on first use: only the handlers that call &Open read the key. */
+export function andOpenApi(): Promise<GiftingApi> {
+  api ??= createAndOpenApi().catch((error: unknown) => {
+    api = undefined; // a secret that could not be read is tried again on the next invocation
+    throw error;
+  });
+  return api;
+}
+
+async function createAndOpenApi(): Promise<GiftingApi> {
+  const config = andOpenConfig();
+  const apiKey =
+    config.apiKey.kind === 'env'
+      ? config.apiKey.value
+      : await readApiKeySecret(new SecretsManagerClient({}), config.apiKey.secretId);
+  return new AndOpenHttpClient({ baseUrl: config.baseUrl, apiKey, timeoutMs: config.timeoutMs });
+}

@@ -1,0 +1,35 @@
+import type { Context } from 'aws-lambda';
+import { pollerConfig } from '../config.ts';
+import { CompletionService } from '../core/completion-service.ts';
+import { PollService } from '../core/poll-service.ts';
+import { systemClock } from '../ports/clock.ts';
+import { andOpenApi, ledger, logger, objects, resultsBucket } from './dependencies.ts';
+
+const config = pollerConfig();
+const completion = new CompletionService({
+  ledger,
+  objects,
+  clock: systemClock,
+  settings: { resultsBucket, recheckQuietBatchAfterMs: config.recheckQuietBatchAfterMs },
+});
+let polling: PollService | undefined;
+
+/** On a schedule: follow created gifts until their URL appears, then write finished batches' results. */
+export const handler = async (_event: unknown, context: Context): Promise<void> => {
+  logger.addContext(context);
+  polling ??= new PollService({
+    ledger,
+    api: await andOpenApi(),
+    clock: systemClock,
+    settings: config,
+  });
+  const report = await polling.pollDue();
+  for (const alarm of report.alarms) logger.error(alarm);
+  const completed = await completion.completeFinishedBatches();
+  logger.info('poll', {
+    polled: report.polled,
+    settled: report.settled,
+    gaveUp: report.gaveUp,
+    completed: completed.map((batch) => batch.batchId),
+  });
+};

@@ -1,0 +1,53 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import pLimit from 'p-limit';
+import { parseSendMessage } from '../adapters/sqs-send-queue.ts';
+import { senderConfig } from '../config.ts';
+import { CountsByBatch, retryDelaySeconds } from '../core/send-counts.ts';
+import { SendService } from '../core/send-service.ts';
+import { systemClock } from '../ports/clock.ts';
+import { andOpenApi, ledger, logger, sendQueue } from './dependencies.ts';
+
+const config = senderConfig();
+const processor = new BatchProcessor(EventType.SQS);
+let service: SendService | undefined;
+
+/**
+ * An SQS batch → one gift request per row, `config.concurrency` at a time. A row that must wait
+ * (throttled, maintenance, nothing sent, batch stopped) goes back on the queue as a new delayed
+ * message, so waiting never counts as a failed receive and never pushes a row toward the DLQ; only a
+ * message that cannot be handled at all (poison) fails and is redriven there.
+ */
+export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  logger.addContext(context);
+  service ??= new SendService({
+    ledger,
+    api: await andOpenApi(),
+    clock: systemClock,
+    settings: { firstPollAfterMs: config.firstPollAfterMs, pollDeadlineMs: config.pollDeadlineMs },
+  });
+  const sendRow = service;
+  const limit = pLimit(config.concurrency);
+  const counts = new CountsByBatch();
+
+  const recordHandler = (record: SQSRecord): Promise<void> =>
+    limit(async () => {
+      const message = parseSendMessage(record.body);
+      const result = await sendRow.send(message);
+      if (result.kind === 'retry') {
+        await sendQueue.enqueue([message], { delaySeconds: retryDelaySeconds(result) });
+      }
+      counts.add(message.batchId, result);
+      logger.info('row', { batchId: message.batchId, row: message.row, ...result });
+    });
+
+  const response = await processPartialResponse(event, recordHandler, processor, {
+    context,
+    throwOnFullBatchFailure: false,
+  });
+  await counts.flush(ledger, new Date().toISOString()).catch((error: unknown) => {
+    // Counters are a progress hint; completion checks the rows themselves when they lag.
+    logger.warn('could not update batch counters', { error });
+  });
+  return response;
+};

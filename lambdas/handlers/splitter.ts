@@ -1,0 +1,45 @@
+import type { Context, S3Event } from 'aws-lambda';
+import { splitterConfig } from '../config.ts';
+import { SplitService } from '../core/split-service.ts';
+import { systemClock } from '../ports/clock.ts';
+import { ledger, logger, objects, sendQueue } from './dependencies.ts';
+
+const config = splitterConfig();
+const service = new SplitService({
+  ledger,
+  objects,
+  queue: sendQueue,
+  clock: systemClock,
+  settings: {
+    defaultCampaignId: config.defaultCampaignId,
+    maxRows: config.maxRows,
+    chunkSize: 100,
+  },
+});
+
+/** S3 ObjectCreated under uploads/ → one batch per object (a duplicate event is a no-op). */
+export const handler = async (event: S3Event, context: Context): Promise<void> => {
+  logger.addContext(context);
+  for (const record of event.Records) {
+    const object = {
+      bucket: record.s3.bucket.name,
+      key: decodeS3Key(record.s3.object.key),
+      versionId: record.s3.object.versionId ?? null,
+      eTag: record.s3.object.eTag ?? null,
+    };
+    const result = await service.split(object);
+    logger.info('split', { ...object, ...result, summary: undefined });
+    if (result.kind === 'split' && result.fileError) {
+      logger.warn('recipient file unreadable from some point on', {
+        batchId: result.batchId,
+        fileError: result.fileError,
+        rowsAccepted: result.rows,
+      });
+    }
+  }
+};
+
+/** S3 event keys are URL-encoded, with spaces as '+'. */
+export function decodeS3Key(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, ' '));
+}

@@ -1,0 +1,29 @@
+/**
+ * The numbers the deployed stack and the local runtime share, so that a local run drives the
+ * handlers exactly as Lambda and SQS will in AWS.
+ */
+export const PIPELINE = {
+  splitter: { timeoutSeconds: 900, memoryMb: 1024 },
+  sender: {
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    /** Messages per invocation (SQS allows at most 10 per receive). */
+    batchSize: 10,
+    /** The event source mapping's MaximumConcurrency: the fleet's bound, not reserved concurrency. */
+    maxConcurrency: 5,
+    /** POSTs in flight per invocation (p-limit). */
+    concurrencyPerInvocation: 4,
+  },
+  sendQueue: {
+    /** AWS's advice for SQS event sources: at least six times the function timeout. */
+    visibilityTimeoutSeconds: 6 * 60,
+    /**
+     * Receives before a message is dead-lettered. Waiting (429, 503, a stopped batch) re-queues a new
+     * message instead of failing, so only real failures count here: five covers a crashed container or
+     * two and a transient ledger error, while a poison message still lands in the DLQ within minutes.
+     */
+    maxReceiveCount: 5,
+    dlqRetentionDays: 14,
+  },
+  poller: { timeoutSeconds: 300, memoryMb: 512, everyMinutes: 1 },
+} as const;

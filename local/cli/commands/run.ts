@@ -1,0 +1,217 @@
+import { access, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { batchIdForObject } from '../../../lambdas/core/batch-id.ts';
+import type { ResultsSummary } from '../../../lambdas/core/results.ts';
+import type { BatchRecord } from '../../../lambdas/ports/ledger.ts';
+import { LocalPipeline, LocalPipelineError } from '../../runtime/local-pipeline.ts';
+import { ProgressReporter } from '../progress.ts';
+
+export const EXIT_COMPLETED = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_UNREADABLE = 2;
+export const EXIT_STOPPED = 3;
+export const EXIT_INTERRUPTED = 130;
+
+export interface RunOptions {
+  campaign?: string;
+  apiUrl?: string;
+  apiKey?: string;
+  region?: 'us' | 'eu' | 'staging';
+  out?: string;
+  concurrency?: number;
+  fresh?: boolean;
+  stateDir?: string;
+}
+
+interface Output {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+}
+
+/**
+ * `gift-batch run FILE`: the whole pipeline on this machine.
+ *
+ * 1. Start the stand-ins, the sandbox (without --api-url) and the handlers.
+ * 2. Re-drive whatever an earlier, interrupted run left undecided.
+ * 3. Upload the file to S3 and hand the splitter its S3 event.
+ * 4. Show progress until every row has its outcome, then copy the results file out and summarise.
+ * Returns the exit code; everything it started is stopped before it returns.
+ */
+export async function runPipeline(
+  file: string,
+  options: RunOptions,
+  output: Output = { stdout: process.stdout, stderr: process.stderr },
+  signal?: AbortSignal,
+): Promise<number> {
+  const say = (line: string) => output.stderr.write(`${line}\n`);
+  try {
+    await access(file);
+  } catch {
+    say(`gift-batch run: ${file}: no such file`);
+    return EXIT_UNREADABLE;
+  }
+  const apiUrl = options.apiUrl ?? options.region;
+  const apiKey = options.apiKey ?? process.env.ANDOPEN_API_KEY;
+  if (apiUrl && !apiKey) {
+    say('gift-batch run: a real &Open needs an API key: pass --api-key or set ANDOPEN_API_KEY');
+    return EXIT_UNREADABLE;
+  }
+
+  say(
+    apiUrl
+      ? `starting the local pipeline against ${apiUrl}…`
+      : 'starting the local pipeline and the &Open sandbox…',
+  );
+  let pipeline: LocalPipeline | undefined;
+  try {
+    pipeline = await LocalPipeline.start({
+      stateDir: resolve(options.stateDir ?? '.gift-batch'),
+      ...(options.fresh ? { fresh: true } : {}),
+      ...(apiUrl ? { apiUrl } : {}),
+      ...(apiKey ? { apiKey } : {}),
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    });
+    if (signal?.aborted) throw new LocalPipelineError('interrupted');
+    const resumed = await pipeline.reconcile();
+    for (const [batchId, rows] of resumed) {
+      if (rows > 0) say(`resuming batch ${batchId}: ${rows} undecided rows queued again`);
+    }
+
+    const event = await pipeline.upload(
+      file,
+      options.campaign ? { campaign: options.campaign } : {},
+    );
+    const record = event.Records[0];
+    if (!record) throw new LocalPipelineError('the upload raised no S3 event record');
+    const object = record.s3.object;
+    const batchId = await batchIdForObject({
+      bucket: record.s3.bucket.name,
+      key: decodeURIComponent(object.key.replace(/\+/g, ' ')),
+      versionId: object.versionId ?? null,
+      eTag: object.eTag ?? null,
+    });
+    const before = await pipeline.ledger.getBatch(batchId);
+    if (before) {
+      say(
+        `this file was already sent as batch ${batchId}: nothing is sent twice; showing its results`,
+      );
+    }
+    await pipeline.split(event);
+
+    const progress = new ProgressReporter({ out: output.stderr });
+    const batch = await pipeline.waitForBatch(batchId, (current) => progress.update(current), {
+      ...(signal ? { signal } : {}),
+    });
+    progress.finish();
+
+    if (batch.fileError && batch.counts.rows === 0) {
+      say(`gift-batch run: ${file}: ${batch.fileError}`);
+      return EXIT_UNREADABLE;
+    }
+    if (batch.phase === 'stopped') {
+      say(`batch ${batchId} STOPPED: ${batch.stopReason ?? 'no reason recorded'}`);
+      say(
+        'No row was spent on this. Fix the cause (the API key, the URL), then run the same command again.',
+      );
+      return EXIT_STOPPED;
+    }
+
+    const outPath = resolve(options.out ?? join('results', `${batchId}.csv`));
+    await pipeline.downloadResults(batch, outPath);
+    output.stdout.write(summaryText(batch, outPath, await readSummary(outPath)));
+    return EXIT_COMPLETED;
+  } catch (error) {
+    if (signal?.aborted) {
+      say('interrupted: rows already recorded are kept; run the same command again to carry on');
+      return EXIT_INTERRUPTED;
+    }
+    say(`gift-batch run: ${oneLine(error)}`);
+    return EXIT_FAILED;
+  } finally {
+    await pipeline?.stop();
+  }
+}
+
+/** The JSON summary the results were written with, copied out beside the CSV. */
+async function readSummary(csvPath: string): Promise<ResultsSummary | null> {
+  try {
+    return JSON.parse(await readFile(csvPath.replace(/\.csv$/, '.json'), 'utf8')) as ResultsSummary;
+  } catch {
+    return null;
+  }
+}
+
+function summaryText(batch: BatchRecord, outPath: string, summary: ResultsSummary | null): string {
+  const counts = batch.counts;
+  const lines = [
+    `batch ${batch.batchId}: ${counts.rows} rows`,
+    `  created  ${counts.created}`,
+    `  rejected ${counts.rejected}   (the API said no; reasons in the file)`,
+    `  invalid  ${counts.invalid}   (failed local validation; never sent)`,
+    `  unknown  ${counts.unknown}   (may or may not exist at &Open; check before retrying)`,
+  ];
+  if (summary && Object.keys(summary.byErrorCode).length > 0) {
+    const codes = Object.entries(summary.byErrorCode)
+      .sort(([, a], [, b]) => b - a)
+      .map(([code, count]) => `${code} ${count}`)
+      .join(', ');
+    lines.push(`  errors by code: ${codes}`);
+  }
+  if (batch.fileError) lines.push(`  note: ${batch.fileError}`);
+  lines.push(`results: ${outPath}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0] ?? 'failed';
+}
+
+function positiveInteger(value: string): number {
+  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('must be a whole number ≥ 1.');
+  return Number(value);
+}
+
+export function runCommand(): Command {
+  return new Command('run')
+    .description(
+      'Send a recipient file through the whole pipeline on this machine: S3 → splitter → SQS → sender → ledger → poller → results.',
+    )
+    .argument('<file>', 'recipient file: .csv or .jsonl')
+    .option('--campaign <id>', 'campaign for rows whose campaign_id is blank')
+    .option('--api-url <url>', '&Open base URL (default: the built-in sandbox)')
+    .option('--api-key <key>', '&Open API key (default: $ANDOPEN_API_KEY; the sandbox needs none)')
+    .addOption(
+      new Option('--region <name>', 'a real &Open region instead of the sandbox').choices([
+        'us',
+        'eu',
+        'staging',
+      ]),
+    )
+    .option('--out <path>', 'where to write the results CSV (default ./results/<batch>.csv)')
+    .option('--concurrency <n>', 'sender invocations at once (default 5)', positiveInteger)
+    .option('--fresh', 'forget every earlier batch in the local ledger first')
+    .option('--state-dir <dir>', 'where the local ledger lives (default ./.gift-batch)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 the batch completed (rejected and invalid rows are reported in the file),
+1 the run itself failed, 2 the file cannot be read, 3 the batch stopped on a configuration
+error (bad key, wrong URL) with no row spent, 130 interrupted (run again to carry on).
+
+Example:
+  gift-batch run examples/recipients.csv
+  ANDOPEN_API_KEY=ao-v1-production-… gift-batch run staff.csv --region eu --campaign 1111…`,
+    )
+    .action(async (file: string, options: RunOptions) => {
+      const controller = new AbortController();
+      const interrupt = () => controller.abort();
+      process.once('SIGINT', interrupt);
+      process.once('SIGTERM', interrupt);
+      const code = await runPipeline(file, options, undefined, controller.signal);
+      process.off('SIGINT', interrupt);
+      process.off('SIGTERM', interrupt);
+      process.exitCode = code;
+    });
+}

@@ -1,0 +1,429 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Context, S3Event, ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
+import { S3ObjectStore } from '../../lambdas/adapters/s3-object-store.ts';
+import { SqsSendQueue } from '../../lambdas/adapters/sqs-send-queue.ts';
+import { CompletionService, resultsKeys } from '../../lambdas/core/completion-service.ts';
+import { ReconcileService } from '../../lambdas/core/reconcile-service.ts';
+import { systemClock } from '../../lambdas/ports/clock.ts';
+import type { BatchRecord } from '../../lambdas/ports/ledger.ts';
+import { PIPELINE } from '../../lib/pipeline-settings.ts';
+import {
+  SANDBOX_API_KEY,
+  type Sandbox,
+  type SandboxOptions,
+  startSandbox,
+} from '../../sandbox/index.ts';
+import { ensureLedgerTable } from '../aws/ledger-table.ts';
+import {
+  invokeWithTimeout,
+  type LocalLambdaLogger,
+  Schedule,
+  SqsEventSource,
+  type SqsInvocationReport,
+  s3ObjectCreatedEvent,
+  scheduledEvent,
+} from '../lambda/index.ts';
+import {
+  findJava,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  localClientConfig,
+  type RunningStandIn,
+  startDynamoDbLocal,
+  startFauxqs,
+} from '../standins/index.ts';
+
+/** The local resources, named once (the stack's are named by CloudFormation). */
+export const LOCAL_NAMES = {
+  uploadsBucket: 'gift-batch-uploads',
+  resultsBucket: 'gift-batch-results',
+  sendQueue: 'gift-batch-send',
+  sendDlq: 'gift-batch-send-dlq',
+  ledgerTable: 'gift-batch-ledger',
+} as const;
+
+export class LocalPipelineError extends Error {
+  override readonly name = 'LocalPipelineError';
+}
+
+export interface LocalPipelineOptions {
+  /** Where the persistent ledger lives (`.gift-batch/`). */
+  stateDir: string;
+  /** Forget every earlier batch. */
+  fresh?: boolean;
+  /** &Open base URL or region name; without it the built-in sandbox is started. */
+  apiUrl?: string;
+  apiKey?: string;
+  /** Sender invocations at once (the event source mapping's maximum concurrency). */
+  concurrency?: number;
+  /** Options for the built-in sandbox (tests inject faults). */
+  sandbox?: SandboxOptions;
+  /** Handler tuning for tests: poll quickly, stop waiting for URLs sooner. */
+  environment?: Record<string, string>;
+  /** How often the poller runs (Lambda: every minute; locally much more often). */
+  pollEveryMs?: number;
+  logger?: LocalLambdaLogger;
+  /** Called after every sender invocation (progress, tests). */
+  onSenderInvoke?: (report: SqsInvocationReport) => void;
+}
+
+interface Handlers {
+  splitter: (event: S3Event, context: Context) => Promise<void>;
+  sender: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+  poller: (event: ScheduledEvent, context: Context) => Promise<void>;
+}
+
+/** The process-wide environment the handlers were loaded with (they read it once, as in Lambda). */
+let loadedEnvironment: string | null = null;
+
+/**
+ * The whole pipeline on one machine: real stand-ins for S3, SQS and DynamoDB, the &Open sandbox (or
+ * a real &Open), and the same handlers the stack deploys, driven as Lambda drives them.
+ */
+export class LocalPipeline {
+  readonly ledger: DynamoDbLedger;
+  readonly sandbox: Sandbox | null;
+  readonly #stops: (() => Promise<void>)[];
+  readonly #s3: S3Client;
+  readonly #sqs: SQSClient;
+  readonly #handlers: Handlers;
+  readonly #senderSource: SqsEventSource;
+  readonly #pollerSchedule: Schedule;
+  readonly #sendQueueUrl: string;
+  #stopped = false;
+
+  private constructor(parts: {
+    ledger: DynamoDbLedger;
+    sandbox: Sandbox | null;
+    stops: (() => Promise<void>)[];
+    s3: S3Client;
+    sqs: SQSClient;
+    handlers: Handlers;
+    senderSource: SqsEventSource;
+    pollerSchedule: Schedule;
+    sendQueueUrl: string;
+  }) {
+    this.ledger = parts.ledger;
+    this.sandbox = parts.sandbox;
+    this.#stops = parts.stops;
+    this.#s3 = parts.s3;
+    this.#sqs = parts.sqs;
+    this.#handlers = parts.handlers;
+    this.#senderSource = parts.senderSource;
+    this.#pollerSchedule = parts.pollerSchedule;
+    this.#sendQueueUrl = parts.sendQueueUrl;
+  }
+
+  /**
+   * Starts everything; on any failure stops what it had started, so nothing is left listening.
+   *
+   * 1. Check Java, start DynamoDB Local on the persistent ledger, fauxqs, and the sandbox.
+   * 2. Create the bucket, queues (DLQ with redrive) and table as the stack does.
+   * 3. Point the handlers' environment at them and load the handlers.
+   * 4. Start the sender's event source and the poller's schedule.
+   */
+  static async start(options: LocalPipelineOptions): Promise<LocalPipeline> {
+    const stops: (() => Promise<void>)[] = [];
+    const stopAll = async () => {
+      for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    };
+    try {
+      const java = await findJava();
+      if (!java.ok) throw new LocalPipelineError(java.message);
+
+      const ledgerDir = join(options.stateDir, 'ledger');
+      // The sandbox remembers its gifts beside the ledger, as &Open would between two runs.
+      const sandboxState = join(options.stateDir, 'sandbox.jsonl');
+      if (options.fresh) {
+        await rm(ledgerDir, { recursive: true, force: true });
+        await rm(sandboxState, { force: true });
+      }
+      await mkdir(ledgerDir, { recursive: true });
+      const dynamoLocal = await startDynamoDbLocal({ storage: { dataDir: ledgerDir } });
+      stops.push(() => dynamoLocal.stop());
+      const fauxqs: RunningStandIn = await startFauxqs();
+      stops.push(() => fauxqs.stop());
+      const sandbox = options.apiUrl
+        ? null
+        : await startSandbox({
+            redemptionUrlDelayMs: 1_500,
+            stateFile: sandboxState,
+            ...options.sandbox,
+          });
+      if (sandbox) stops.push(() => sandbox.stop());
+
+      const s3 = new S3Client(localClientConfig(fauxqs.endpoint));
+      const sqs = new SQSClient(localClientConfig(fauxqs.endpoint));
+      const dynamo = new DynamoDBClient(localClientConfig(dynamoLocal.endpoint));
+      stops.push(async () => {
+        s3.destroy();
+        sqs.destroy();
+        dynamo.destroy();
+      });
+
+      const { sendQueueUrl, sendQueueArn } = await createResources(s3, sqs, dynamo);
+
+      const apiKey = options.apiKey ?? (sandbox ? SANDBOX_API_KEY : undefined);
+      if (!apiKey) {
+        throw new LocalPipelineError(
+          'no &Open API key: pass --api-key or set ANDOPEN_API_KEY (the built-in sandbox needs none)',
+        );
+      }
+      const environment: Record<string, string> = {
+        AWS_REGION: LOCAL_REGION,
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        AWS_ENDPOINT_URL_S3: fauxqs.endpoint,
+        AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: dynamoLocal.endpoint,
+        S3_FORCE_PATH_STYLE: 'true',
+        LEDGER_TABLE: LOCAL_NAMES.ledgerTable,
+        SEND_QUEUE_URL: sendQueueUrl,
+        RESULTS_BUCKET: LOCAL_NAMES.resultsBucket,
+        ANDOPEN_BASE_URL: options.apiUrl ?? (sandbox as Sandbox).url,
+        ANDOPEN_API_KEY: apiKey,
+        SEND_CONCURRENCY: String(PIPELINE.sender.concurrencyPerInvocation),
+        POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+        POWERTOOLS_SERVICE_NAME: 'gift-batch',
+        ...options.environment,
+      };
+      const handlers = await loadHandlers(environment);
+
+      const logger = options.logger;
+      const senderSource = new SqsEventSource({
+        sqs,
+        queueUrl: sendQueueUrl,
+        queueArn: sendQueueArn,
+        handler: handlers.sender,
+        functionName: 'gift-batch-sender',
+        functionTimeoutMs: PIPELINE.sender.timeoutSeconds * 1000,
+        batchSize: PIPELINE.sender.batchSize,
+        maxConcurrency: Math.max(2, options.concurrency ?? PIPELINE.sender.maxConcurrency),
+        memoryLimitInMB: PIPELINE.sender.memoryMb,
+        ...(logger ? { logger } : {}),
+        ...(options.onSenderInvoke ? { onInvoke: options.onSenderInvoke } : {}),
+      });
+      senderSource.start();
+      stops.push(() => senderSource.stop());
+
+      const pollerSchedule = new Schedule({
+        name: 'gift-batch-poller',
+        everyMs: options.pollEveryMs ?? 1_000,
+        run: () =>
+          invokeWithTimeout(handlers.poller, scheduledEvent({ ruleName: 'gift-batch-poller' }), {
+            functionName: 'gift-batch-poller',
+            timeoutMs: PIPELINE.poller.timeoutSeconds * 1000,
+          }),
+        ...(logger ? { logger } : {}),
+      });
+      pollerSchedule.start();
+      stops.push(() => pollerSchedule.stop());
+
+      return new LocalPipeline({
+        ledger: new DynamoDbLedger({ client: dynamo, tableName: LOCAL_NAMES.ledgerTable }),
+        sandbox,
+        stops,
+        s3,
+        sqs,
+        handlers,
+        senderSource,
+        pollerSchedule,
+        sendQueueUrl,
+      });
+    } catch (error) {
+      await stopAll();
+      throw error;
+    }
+  }
+
+  /** The send queue, as a producer sees it (tests deliver duplicates through it). */
+  get sendQueue(): SqsSendQueue {
+    return new SqsSendQueue({ client: this.#sqs, queueUrl: this.#sendQueueUrl });
+  }
+
+  get sendQueueUrl(): string {
+    return this.#sendQueueUrl;
+  }
+
+  /**
+   * Re-drives rows whose messages are gone: the queue starts empty every run, while the ledger
+   * remembers what an interrupted run left pending.
+   */
+  async reconcile(): Promise<Map<string, number>> {
+    return new ReconcileService({
+      ledger: this.ledger,
+      queue: this.sendQueue,
+    }).redriveActiveBatches();
+  }
+
+  /** Uploads a file as a user would (multipart), returning the S3 event the upload would raise. */
+  async upload(filePath: string, options: { campaign?: string } = {}): Promise<S3Event> {
+    const name = basename(filePath);
+    const key = options.campaign ? `uploads/${options.campaign}/${name}` : `uploads/${name}`;
+    await new Upload({
+      client: this.#s3,
+      params: { Bucket: LOCAL_NAMES.uploadsBucket, Key: key, Body: createReadStream(filePath) },
+    }).done();
+    const head = await this.#s3.send(
+      new HeadObjectCommand({ Bucket: LOCAL_NAMES.uploadsBucket, Key: key }),
+    );
+    return s3ObjectCreatedEvent({
+      bucket: LOCAL_NAMES.uploadsBucket,
+      key,
+      size: head.ContentLength ?? (await stat(filePath)).size,
+      eTag: head.ETag ?? '',
+      ...(head.VersionId ? { versionId: head.VersionId } : {}),
+    });
+  }
+
+  /** Invokes the splitter with an S3 event, as the bucket notification does in AWS. */
+  async split(event: S3Event): Promise<void> {
+    await invokeWithTimeout(this.#handlers.splitter, event, {
+      functionName: 'gift-batch-splitter',
+      timeoutMs: PIPELINE.splitter.timeoutSeconds * 1000,
+    });
+  }
+
+  /** Waits until the batch is complete or stopped, reporting it on every look. */
+  async waitForBatch(
+    batchId: string,
+    onProgress: (batch: BatchRecord) => void = () => undefined,
+    options: { everyMs?: number; signal?: AbortSignal } = {},
+  ): Promise<BatchRecord> {
+    for (;;) {
+      const batch = await this.ledger.getBatch(batchId);
+      if (!batch) throw new LocalPipelineError(`batch ${batchId} is not in the ledger`);
+      onProgress(batch);
+      if (batch.phase === 'complete' || batch.phase === 'stopped') return batch;
+      if (options.signal?.aborted) throw new LocalPipelineError('interrupted');
+      await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 500));
+    }
+  }
+
+  /**
+   * Copies a batch's results (CSV, and its JSON summary beside it) from the results bucket to a local
+   * path. A batch completed in an earlier run has its results in the ledger but not in this run's
+   * fresh bucket: they are written again from the ledger first.
+   */
+  async downloadResults(batch: BatchRecord, outPath: string): Promise<string> {
+    const { csvKey, summaryKey } = resultsKeys(batch.batchId);
+    try {
+      await this.#s3.send(
+        new HeadObjectCommand({ Bucket: LOCAL_NAMES.resultsBucket, Key: csvKey }),
+      );
+    } catch {
+      await new CompletionService({
+        ledger: this.ledger,
+        objects: new S3ObjectStore({ client: this.#s3 }),
+        clock: systemClock,
+        settings: { resultsBucket: LOCAL_NAMES.resultsBucket, recheckQuietBatchAfterMs: 0 },
+      }).writeResults(batch);
+    }
+    await mkdir(dirname(outPath), { recursive: true });
+    await this.#download(csvKey, outPath);
+    await this.#download(summaryKey, outPath.replace(/(\.csv)?$/, '.json'));
+    return outPath;
+  }
+
+  async #download(key: string, path: string): Promise<void> {
+    const object = await this.#s3.send(
+      new GetObjectCommand({ Bucket: LOCAL_NAMES.resultsBucket, Key: key }),
+    );
+    await pipeline(object.Body as NodeJS.ReadableStream, createWriteStream(path));
+  }
+
+  /** Runs the poller now (tests, and the end of a run). */
+  pollNow(): Promise<void> {
+    return this.#pollerSchedule.runNow();
+  }
+
+  /** Stops everything it started, by process id for the Java child; safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const stop of [...this.#stops].reverse()) {
+      await stop().catch(() => undefined);
+    }
+  }
+}
+
+async function createResources(
+  s3: S3Client,
+  sqs: SQSClient,
+  dynamo: DynamoDBClient,
+): Promise<{ sendQueueUrl: string; sendQueueArn: string }> {
+  for (const bucket of [LOCAL_NAMES.uploadsBucket, LOCAL_NAMES.resultsBucket]) {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  }
+  const dlq = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: LOCAL_NAMES.sendDlq,
+      Attributes: {
+        MessageRetentionPeriod: String(PIPELINE.sendQueue.dlqRetentionDays * 86_400),
+      },
+    }),
+  );
+  const dlqArn = await queueArn(sqs, dlq.QueueUrl as string);
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: LOCAL_NAMES.sendQueue,
+      Attributes: {
+        VisibilityTimeout: String(PIPELINE.sendQueue.visibilityTimeoutSeconds),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlqArn,
+          maxReceiveCount: PIPELINE.sendQueue.maxReceiveCount,
+        }),
+      },
+    }),
+  );
+  const sendQueueUrl = queue.QueueUrl as string;
+  await ensureLedgerTable(dynamo, LOCAL_NAMES.ledgerTable);
+  return { sendQueueUrl, sendQueueArn: await queueArn(sqs, sendQueueUrl) };
+}
+
+async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  const arn = Attributes?.QueueArn;
+  if (!arn) throw new LocalPipelineError(`the local queue ${queueUrl} has no ARN`);
+  return arn;
+}
+
+/**
+ * Loads the deployed handlers with the stand-ins' environment, as Lambda loads them with the
+ * stack's: explicit endpoints and throwaway credentials, so a local run never touches a real AWS
+ * profile. Handlers read their environment once at load, so one process holds one local pipeline.
+ */
+async function loadHandlers(environment: Record<string, string>): Promise<Handlers> {
+  const fingerprint = JSON.stringify(environment);
+  if (loadedEnvironment !== null && loadedEnvironment !== fingerprint) {
+    throw new LocalPipelineError(
+      'the handlers are already loaded with another local pipeline’s settings: one pipeline per process',
+    );
+  }
+  loadedEnvironment = fingerprint;
+  for (const name of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_DEFAULT_PROFILE']) {
+    delete process.env[name];
+  }
+  Object.assign(process.env, environment);
+  const [splitter, sender, poller] = await Promise.all([
+    import('../../lambdas/handlers/splitter.ts'),
+    import('../../lambdas/handlers/sender.ts'),
+    import('../../lambdas/handlers/poller.ts'),
+  ]);
+  return { splitter: splitter.handler, sender: sender.handler, poller: poller.handler };
+}

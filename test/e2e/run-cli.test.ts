@@ -1,0 +1,141 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RESULTS_COLUMNS } from '../../lambdas/core/results.ts';
+
+const CLI = resolve('bin/gift-batch.js');
+const SAMPLE = resolve('examples/recipients.csv');
+
+interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(
+  args: string[],
+  options: { onStderr?: (child: ChildProcess, text: string) => void } = {},
+): Promise<Finished> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      options.onStderr?.(child, stderr);
+    });
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+/** DynamoDB Local processes serving a given data directory (their command line names it). */
+function ledgerProcessesFor(dir: string): string[] {
+  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+  return out.split('\n').filter((line) => line.includes(dir) && line.includes('java'));
+}
+
+describe('gift-batch run, as a user runs it', () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gift-batch-run-'));
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('sends the sample through the whole pipeline and writes a results file Excel opens right', async () => {
+    // Prepare
+    const out = join(dir, 'first', 'results.csv');
+
+    // Act
+    const run = await runCli(['run', SAMPLE, '--state-dir', join(dir, 'state'), '--out', out]);
+
+    // Assess
+    expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/created\s+8/);
+    expect(run.stdout).toMatch(/rejected\s+1/);
+    expect(run.stdout).toMatch(/invalid\s+3/);
+    expect(run.stdout).toContain(`results: ${out}`);
+    const csv = await readFile(out, 'utf8');
+    expect(csv.startsWith(`\uFEFF${RESULTS_COLUMNS.join(',')}\r\n`)).toBe(true);
+    expect(csv.split('\r\n').filter(Boolean)).toHaveLength(13);
+    const summary = JSON.parse(await readFile(join(dir, 'first', 'results.json'), 'utf8'));
+    expect(summary.byOutcome).toEqual({ created: 8, rejected: 1, invalid: 3, unknown: 0 });
+    expect(ledgerProcessesFor(join(dir, 'state'))).toEqual([]);
+  }, 120_000);
+
+  it('recognises a file already sent, sends nothing again, and gives the same results', async () => {
+    // Prepare
+    const first = await readFile(join(dir, 'first', 'results.csv'), 'utf8');
+    const out = join(dir, 'again', 'results.csv');
+
+    // Act
+    const run = await runCli(['run', SAMPLE, '--state-dir', join(dir, 'state'), '--out', out]);
+
+    // Assess
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('already sent');
+    const giftIds = (text: string) => text.split('\r\n').map((line) => line.split(',')[7]);
+    expect(giftIds(await readFile(out, 'utf8'))).toEqual(giftIds(first));
+  }, 120_000);
+
+  it('stops everything it started on Ctrl-C, and the same command carries on', async () => {
+    // Act: interrupt once the batch is under way (its first progress line).
+    const state = join(dir, 'interrupted');
+    const run = await runCli(['run', SAMPLE, '--state-dir', state, '--out', join(dir, 'x.csv')], {
+      onStderr: (child, text) => {
+        if (/validated|reading the file/.test(text) && !child.killed) child.kill('SIGINT');
+      },
+    });
+
+    // Assess
+    expect(run.code).toBe(130);
+    expect(run.stderr).toContain('run the same command again to carry on');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(ledgerProcessesFor(state)).toEqual([]);
+
+    // Act: the same command again carries on where the interrupted run stopped.
+    const resumed = await runCli([
+      'run',
+      SAMPLE,
+      '--state-dir',
+      state,
+      '--out',
+      join(dir, 'r.csv'),
+    ]);
+
+    // Assess: every row ends with exactly one outcome.
+    expect(resumed.code).toBe(0);
+    const outcomes = (await readFile(join(dir, 'r.csv'), 'utf8'))
+      .split('\r\n')
+      .slice(1)
+      .filter(Boolean)
+      .map((line) => line.split(',')[6]);
+    expect(outcomes).toHaveLength(12);
+    for (const outcome of outcomes)
+      expect(['created', 'rejected', 'invalid', 'unknown']).toContain(outcome);
+  }, 120_000);
+
+  it('says in one line what is wrong with a file it cannot read', async () => {
+    // Act
+    const run = await runCli(['run', join(dir, 'missing.csv'), '--state-dir', join(dir, 'state')]);
+
+    // Assess
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      `gift-batch run: ${join(dir, 'missing.csv')}: no such file`,
+    ]);
+  });
+});

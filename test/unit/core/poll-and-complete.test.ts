@@ -1,0 +1,381 @@
+import { describe, expect, it } from 'vitest';
+import { CompletionService } from '../../../lambdas/core/completion-service.ts';
+import { PollService } from '../../../lambdas/core/poll-service.ts';
+import { RESULTS_COLUMNS, resultsCsv } from '../../../lambdas/core/results.ts';
+import type { ApiCall, GiftingApi, GiftRequest } from '../../../lambdas/ports/gifting-api.ts';
+import type { NewRow, RowRecord } from '../../../lambdas/ports/ledger.ts';
+import { InMemoryLedger } from '../../support/in-memory-ledger.ts';
+import { InMemoryObjectStore } from '../../support/in-memory-ports.ts';
+
+const T0 = Date.parse('2026-11-22T10:00:00.000Z');
+const ISO0 = new Date(T0).toISOString();
+const POLL = { minIntervalMs: 1_000, maxIntervalMs: 60_000, rowsPerRun: 100, concurrency: 2 };
+
+class GetOnlyApi implements GiftingApi {
+  readonly asked: string[] = [];
+  constructor(private readonly answer: (id: string) => ApiCall<GiftRequest>) {}
+  async getGiftRequest(id: string): Promise<ApiCall<GiftRequest>> {
+    this.asked.push(id);
+    return this.answer(id);
+  }
+  createGiftRequest(): never {
+    throw new Error('not used');
+  }
+  getCampaign(): never {
+    throw new Error('not used');
+  }
+  listCampaigns(): never {
+    throw new Error('not used');
+  }
+}
+
+const found = (id: string, url: string | null): ApiCall<GiftRequest> => ({
+  kind: 'response',
+  status: 200,
+  requestId: `req_get_${id}`,
+  errors: [],
+  retryAfterMs: null,
+  body: {
+    id,
+    status: 'submitted',
+    campaign_id: 'c',
+    redemption_url: url,
+    recipient: {},
+    shipping_address: null,
+    line_items: null,
+    created_at: ISO0,
+    updated_at: ISO0,
+  },
+});
+
+function newRow(row: number, overrides: Partial<NewRow> = {}): NewRow {
+  return {
+    batchId: 'b1',
+    row,
+    line: row + 1,
+    state: 'pending',
+    echo: {
+      externalId: `E${row}`,
+      campaignId: 'c',
+      firstName: 'A',
+      lastName: 'B',
+      email: null,
+    },
+    body: { campaign_id: 'c', recipient: { first_name: 'A', last_name: 'B' } },
+    errors: [],
+    ...overrides,
+  };
+}
+
+/** A batch of two created rows waiting for URLs and one invalid row, split and sent. */
+async function sentBatch(ledger: InMemoryLedger) {
+  await ledger.createBatch({
+    batchId: 'b1',
+    source: { description: 's3://u/k', bucket: 'u', key: 'k', versionOrEtag: 'e' },
+    createdAt: ISO0,
+  });
+  await ledger.putRows([
+    newRow(1),
+    newRow(2),
+    newRow(3, {
+      state: 'invalid',
+      body: null,
+      errors: [
+        {
+          type: 'local_validation_error',
+          code: 'required',
+          param: 'recipient.last_name',
+          message: 'x',
+        },
+      ],
+    }),
+  ]);
+  await ledger.completeSplit('b1', { rows: 3, valid: 2, invalid: 1 }, null);
+  for (const row of [1, 2]) {
+    await ledger.claimRow('b1', row, ISO0);
+    await ledger.recordSend(
+      'b1',
+      row,
+      {
+        state: 'created',
+        requestId: `req_post_${row}`,
+        giftRequestId: `g${row}`,
+        giftStatus: 'submitted',
+        redemptionUrl: null,
+        giftCreatedAt: ISO0,
+        giftUpdatedAt: ISO0,
+        pollDueAt: T0 + 1_000,
+        pollDeadlineAt: T0 + 30_000,
+      },
+      ISO0,
+    );
+  }
+  await ledger.addToCounts('b1', { created: 2 }, ISO0);
+}
+
+describe('PollService', () => {
+  it('records the URL when it appears and stops following the row', async () => {
+    // Prepare
+    const ledger = new InMemoryLedger();
+    await sentBatch(ledger);
+    const api = new GetOnlyApi((id) => found(id, id === 'g1' ? 'https://gift/r/1' : null));
+    const now = T0 + 1_000;
+    const service = new PollService({ ledger, api, clock: { now: () => now }, settings: POLL });
+
+    // Act
+    const report = await service.pollDue();
+
+    // Assess
+    expect(report).toMatchObject({ polled: 2, settled: 1, gaveUp: 0 });
+    const row1 = await ledger.getRow('b1', 1);
+    expect(row1).toMatchObject({ redemptionUrl: 'https://gift/r/1', pollDueAt: null });
+    expect(row1?.requestId).toBe('req_post_1');
+    const row2 = await ledger.getRow('b1', 2);
+    expect(row2?.pollDueAt).toBeGreaterThan(now);
+    expect((await ledger.getBatch('b1'))?.counts.settled).toBe(1);
+  });
+
+  it('gives up on a URL at the deadline, and counts the row settled without one', async () => {
+    // Prepare
+    const ledger = new InMemoryLedger();
+    await sentBatch(ledger);
+    const api = new GetOnlyApi((id) => found(id, null));
+    const service = new PollService({
+      ledger,
+      api,
+      clock: { now: () => T0 + 30_000 },
+      settings: POLL,
+    });
+
+    // Act
+    const report = await service.pollDue();
+
+    // Assess
+    expect(report).toMatchObject({ polled: 2, settled: 2, gaveUp: 2 });
+    expect(await ledger.rowsDueForPolling(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+  });
+
+  it('waits at least the Retry-After of a 429 before looking again', async () => {
+    // Prepare
+    const ledger = new InMemoryLedger();
+    await sentBatch(ledger);
+    const api = new GetOnlyApi(() => ({
+      kind: 'response',
+      status: 429,
+      requestId: 'req_429',
+      body: null,
+      errors: [],
+      retryAfterMs: 20_000,
+    }));
+    const service = new PollService({
+      ledger,
+      api,
+      clock: { now: () => T0 + 1_000 },
+      settings: POLL,
+    });
+
+    // Act
+    await service.pollDue();
+
+    // Assess
+    expect((await ledger.getRow('b1', 1))?.pollDueAt).toBeGreaterThanOrEqual(T0 + 21_000);
+  });
+
+  it('raises an alarm for a created gift that &Open says does not exist', async () => {
+    // Prepare
+    const ledger = new InMemoryLedger();
+    await sentBatch(ledger);
+    const api = new GetOnlyApi(() => ({
+      kind: 'response',
+      status: 404,
+      requestId: 'req_404',
+      body: null,
+      errors: [],
+      retryAfterMs: null,
+    }));
+    const service = new PollService({
+      ledger,
+      api,
+      clock: { now: () => T0 + 1_000 },
+      settings: POLL,
+    });
+
+    // Act
+    const report = await service.pollDue();
+
+    // Assess
+    expect(report.alarms).toHaveLength(2);
+    expect(report.alarms[0]).toContain('does not exist');
+  });
+});
+
+describe('CompletionService', () => {
+  it('waits while URLs are outstanding, then writes the results once every row is final', async () => {
+    // Prepare
+    const ledger = new InMemoryLedger();
+    await sentBatch(ledger);
+    const objects = new InMemoryObjectStore();
+    const now = T0 + 2_000;
+    const completion = new CompletionService({
+      ledger,
+      objects,
+      clock: { now: () => now },
+      settings: { resultsBucket: 'results', recheckQuietBatchAfterMs: 600_000 },
+    });
+    const polling = new PollService({
+      ledger,
+      api: new GetOnlyApi((id) => found(id, `https://gift/r/${id}`)),
+      clock: { now: () => now },
+      settings: POLL,
+    });
+
+    // Act
+    const early = await completion.completeFinishedBatches();
+    await polling.pollDue();
+    const done = await completion.completeFinishedBatches();
+
+    // Assess
+    expect(early).toEqual([]);
+    expect(done.map((batch) => batch.batchId)).toEqual(['b1']);
+    const csv = objects.text('results', 'results/b1.csv') ?? '';
+    const lines = csv.split('\r\n');
+    expect(lines[0]).toBe(`\uFEFF${RESULTS_COLUMNS.join(',')}`);
+    expect(lines.slice(1, 4).map((line) => line.split(',').slice(0, 7).join(','))).toEqual([
+      '1,E1,c,A,B,,created',
+      '2,E2,c,A,B,,created',
+      '3,E3,c,A,B,,invalid',
+    ]);
+    expect(lines[1]).toContain('https://gift/r/g1');
+    expect(lines[1]).toContain('req_post_1');
+    const summary = JSON.parse(objects.text('results', 'results/b1.json') ?? '{}');
+    expect(summary.byOutcome).toEqual({ created: 2, rejected: 0, invalid: 1, unknown: 0 });
+    expect(summary.byErrorCode).toEqual({ required: 1 });
+    const batch = await ledger.getBatch('b1');
+    expect(batch).toMatchObject({ phase: 'complete', resultsKey: 'results/b1.csv' });
+  });
+
+  it('checks a quiet batch row by row even when its counters lag', async () => {
+    // Prepare: the rows are final, but the counter write for them was lost.
+    const ledger = new InMemoryLedger();
+    await sentBatch(ledger);
+    for (const row of [1, 2]) {
+      await ledger.updateGift(
+        'b1',
+        row,
+        {
+          giftStatus: 'submitted',
+          redemptionUrl: 'u',
+          giftUpdatedAt: ISO0,
+          requestId: null,
+          pollDueAt: null,
+        },
+        ISO0,
+      );
+    }
+    const completion = new CompletionService({
+      ledger,
+      objects: new InMemoryObjectStore(),
+      clock: { now: () => T0 + 600_000 },
+      settings: { resultsBucket: 'results', recheckQuietBatchAfterMs: 300_000 },
+    });
+
+    // Act
+    const done = await completion.completeFinishedBatches();
+
+    // Assess
+    expect(done.map((batch) => batch.batchId)).toEqual(['b1']);
+  });
+});
+
+describe('resultsCsv', () => {
+  async function render(rows: RowRecord[]): Promise<string> {
+    let text = '';
+    for await (const chunk of resultsCsv(
+      (async function* () {
+        yield* rows;
+      })(),
+    ))
+      text += chunk;
+    return text;
+  }
+
+  function record(overrides: Partial<RowRecord>): RowRecord {
+    return {
+      ...newRow(1),
+      giftRequestId: null,
+      giftStatus: null,
+      redemptionUrl: null,
+      requestId: null,
+      unknownReason: null,
+      giftCreatedAt: null,
+      giftUpdatedAt: null,
+      createdAt: ISO0,
+      updatedAt: ISO0,
+      pollDueAt: null,
+      pollDeadlineAt: null,
+      ...overrides,
+    } as RowRecord;
+  }
+
+  it('neutralises every cell a spreadsheet would run as a formula', async () => {
+    // Prepare
+    const row = record({
+      state: 'rejected',
+      echo: {
+        externalId: '=HYPERLINK("http://evil")',
+        campaignId: 'c',
+        firstName: '+1',
+        lastName: '-2',
+        email: '@x',
+      },
+      errors: [{ type: 'validation_error', code: 'invalid', param: null, message: '\tTAB' }],
+    });
+
+    // Act
+    const csv = await render([row]);
+
+    // Assess
+    const line = csv.split('\r\n')[1] ?? '';
+    expect(line).toContain(`"'=HYPERLINK(""http://evil"")"`);
+    expect(line).toContain(",'+1,'-2,'@x,rejected,");
+    expect(line).toContain(",'\tTAB,");
+  });
+
+  it('joins several errors with "; " in the same order in every error column', async () => {
+    // Prepare
+    const row = record({
+      state: 'rejected',
+      errors: [
+        { type: 'validation_error', code: 'required', param: 'recipient.last_name', message: 'm1' },
+        { type: 'validation_error', code: 'invalid_format', param: null, message: 'm2' },
+      ],
+    });
+
+    // Act
+    const line = (await render([row])).split('\r\n')[1] ?? '';
+
+    // Assess
+    expect(line).toContain(
+      'validation_error; validation_error,required; invalid_format,recipient.last_name; ,m1; m2',
+    );
+  });
+
+  it('tells a person what an unknown row means and how to check it', async () => {
+    // Act
+    const line =
+      (
+        await render([
+          record({
+            state: 'unknown',
+            unknownReason: 'timed out after the request was sent',
+            requestId: 'req_9',
+          }),
+        ])
+      ).split('\r\n')[1] ?? '';
+
+    // Assess
+    expect(line).toContain(',unknown,');
+    expect(line).toContain('timed out after the request was sent (Request-Id req_9)');
+    expect(line).toContain('retry-unknown');
+  });
+});
