@@ -26,6 +26,12 @@ export interface Answer {
   status: number;
   body: unknown;
   headers: Record<string, string>;
+  /**
+   * A Retry-After this answer gives: noted in the journal when the answer is sent, not when it is
+   * decided, because a client can only honour it once it has heard it. Requests already on their way
+   * while the sandbox "thinks" (its latency) are not early.
+   */
+  retryAfter?: { tenant: string; notBefore: number };
 }
 
 /** `answer` null: destroy the socket without a word. */
@@ -273,8 +279,12 @@ export class SandboxApi {
     error: ErrorEntry,
   ): Answer {
     const { header, notBefore } = retryAfter(at, waitMs, format);
-    this.journal.noteRetryAfter(tenant, notBefore);
-    return { status, body: errorBody(error), headers: { 'Retry-After': header } };
+    return {
+      status,
+      body: errorBody(error),
+      headers: { 'Retry-After': header },
+      retryAfter: { tenant, notBefore },
+    };
   }
 }
 

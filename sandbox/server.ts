@@ -147,6 +147,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       req.socket.destroy();
       return;
     }
+    if (answer.retryAfter)
+      journal.noteRetryAfter(answer.retryAfter.tenant, answer.retryAfter.notBefore);
     send(res, requestId, answer);
   };
 
