@@ -78,6 +78,18 @@ export function storageConfig(env: Environment = process.env): Readonly<StorageC
   });
 }
 
+export interface RateLimitConfig {
+  /** A ceiling on the fleet's requests per second (the tenant knows its limit); null: learn it. */
+  maxRps: number | null;
+}
+
+export function rateLimitConfig(env: Environment = process.env): Readonly<RateLimitConfig> {
+  const raw = env.ANDOPEN_MAX_RPS?.trim();
+  return Object.freeze({
+    maxRps: raw ? optionalNumber(env, 'ANDOPEN_MAX_RPS', 0, { min: 0.1, integer: false }) : null,
+  });
+}
+
 export interface SenderConfig {
   /** POSTs in flight at once within one invocation. */
   concurrency: number;
@@ -87,7 +99,7 @@ export interface SenderConfig {
 
 export function senderConfig(env: Environment = process.env): Readonly<SenderConfig> {
   return Object.freeze({
-    concurrency: optionalNumber(env, 'SEND_CONCURRENCY', 4, { min: 1 }),
+    concurrency: optionalNumber(env, 'SEND_CONCURRENCY', 10, { min: 1 }),
     firstPollAfterMs: optionalNumber(env, 'POLL_FIRST_AFTER_MS', 2_000),
     pollDeadlineMs: optionalNumber(env, 'POLL_DEADLINE_MS', 30 * 60_000, { min: 1 }),
   });

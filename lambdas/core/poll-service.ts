@@ -2,7 +2,8 @@ import type { Clock } from '../ports/clock.ts';
 import type { GiftingApi } from '../ports/gifting-api.ts';
 import type { BatchCounts, Ledger, RowRecord } from '../ports/ledger.ts';
 import { mapWithConcurrency } from './concurrency.ts';
-import { classifyGet } from './outcome.ts';
+import { classifyGet, type GetOutcome } from './outcome.ts';
+import { type FleetRateLimiter, type LimiterFeedback, Permits } from './rate-limiter.ts';
 
 export interface PollSettings {
   /** The first gap between polls of one row; it doubles up to `maxIntervalMs`. */
@@ -39,21 +40,31 @@ export class PollService {
   readonly #api: GiftingApi;
   readonly #clock: Clock;
   readonly #settings: PollSettings;
+  readonly #limiter: FleetRateLimiter | null;
 
-  constructor(deps: { ledger: Ledger; api: GiftingApi; clock: Clock; settings: PollSettings }) {
+  constructor(deps: {
+    ledger: Ledger;
+    api: GiftingApi;
+    clock: Clock;
+    settings: PollSettings;
+    /** GETs draw from the same fleet-wide budget as the POSTs. */
+    limiter?: FleetRateLimiter;
+  }) {
     this.#ledger = deps.ledger;
     this.#api = deps.api;
     this.#clock = deps.clock;
     this.#settings = deps.settings;
+    this.#limiter = deps.limiter ?? null;
   }
 
   async pollDue(): Promise<PollReport> {
     const due = await this.#ledger.rowsDueForPolling(this.#clock.now(), this.#settings.rowsPerRun);
-    const report: PollReport = { polled: due.length, settled: 0, gaveUp: 0, alarms: [] };
+    const report: PollReport = { polled: 0, settled: 0, gaveUp: 0, alarms: [] };
     const settledByBatch = new Map<string, number>();
+    const permits = this.#limiter ? new Permits(this.#limiter, this.#clock, due.length) : null;
 
     await mapWithConcurrency(due, this.#settings.concurrency, async (row) => {
-      const settled = await this.#pollOne(row, report);
+      const settled = await this.#pollOne(row, report, permits);
       if (settled) {
         report.settled += 1;
         settledByBatch.set(row.batchId, (settledByBatch.get(row.batchId) ?? 0) + 1);
@@ -69,9 +80,15 @@ export class PollService {
   }
 
   /** Returns true when the row stops being followed. */
-  async #pollOne(row: RowRecord, report: PollReport): Promise<boolean> {
+  async #pollOne(row: RowRecord, report: PollReport, permits: Permits | null): Promise<boolean> {
     if (!row.giftRequestId) return false;
+    const permit = permits
+      ? await permits.acquire()
+      : { kind: 'go' as const, at: this.#clock.now() };
+    if (permit.kind === 'wait') return false; // still due: the next run takes it
+    report.polled += 1;
     const outcome = classifyGet(await this.#api.getGiftRequest(row.giftRequestId));
+    await this.#limiter?.answered(permit.at, feedbackOf(outcome), retryAfterOf(outcome));
     const nowMs = this.#clock.now();
     const now = this.#isoNow();
     const pastDeadline = row.pollDeadlineAt !== null && nowMs >= row.pollDeadlineAt;
@@ -135,4 +152,18 @@ export class PollService {
   #isoNow(): string {
     return new Date(this.#clock.now()).toISOString();
   }
+}
+
+/** What an answer to a GET tells the fleet's rate limiter. */
+function feedbackOf(outcome: GetOutcome): LimiterFeedback {
+  if (outcome.kind === 'throttled') return 'throttled';
+  if (outcome.kind !== 'retry-later') return 'accepted';
+  if (outcome.reason === 'unavailable') return 'unavailable';
+  return outcome.httpStatus === null ? 'no-answer' : 'accepted';
+}
+
+function retryAfterOf(outcome: GetOutcome): number | null {
+  return outcome.kind === 'throttled' || outcome.kind === 'retry-later'
+    ? outcome.retryAfterMs
+    : null;
 }

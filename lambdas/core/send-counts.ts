@@ -12,6 +12,8 @@ const DEFAULT_RETRY_DELAY_SECONDS: Record<
   // A stopped batch waits for a person; looking again every minute costs nothing.
   'configuration-stop': 60,
   'batch-stopped': 60,
+  // Waiting for the fleet's rate: the wait itself is the Retry-After, this is only a fallback.
+  paused: 5,
 };
 
 /** SQS delays a message by at most 15 minutes. */

@@ -3,6 +3,7 @@ import type { GiftingApi } from '../ports/gifting-api.ts';
 import type { Ledger, RowError, SendRecord } from '../ports/ledger.ts';
 import type { SendMessage } from '../ports/send-queue.ts';
 import { type CreateOutcome, classifyCreate } from './outcome.ts';
+import type { FleetRateLimiter, LimiterFeedback, Permits } from './rate-limiter.ts';
 
 /** How long a sender trusts what it last read of a batch's phase (a stop, a resume). */
 const BATCH_PHASE_TTL_MS = 5_000;
@@ -29,7 +30,13 @@ export type SendResult =
     }
   | {
       kind: 'retry';
-      reason: 'throttled' | 'unavailable' | 'not-sent' | 'configuration-stop' | 'batch-stopped';
+      reason:
+        | 'throttled'
+        | 'unavailable'
+        | 'not-sent'
+        | 'configuration-stop'
+        | 'batch-stopped'
+        | 'paused';
       retryAfterMs: number | null;
       detail: string;
     };
@@ -38,11 +45,13 @@ export type SendResult =
  * Sends the gift of one ledger row, at most once.
  *
  * Primary course:
- * 1. Claim the row (`pending → sending`) before anything leaves this process. A duplicate delivery
+ * 1. Wait for a slot of the fleet's shared rate (none while &Open's Retry-After runs); a wait longer
+ *    than an invocation should sleep gives the row back to the queue instead.
+ * 2. Claim the row (`pending → sending`) before anything leaves this process. A duplicate delivery
  *    finds it claimed or decided and does nothing; a row found in `sending` belonged to a sender that
  *    died mid-request, so it becomes `unknown`, never a second POST.
- * 2. POST the exact body the splitter recorded.
- * 3. Classify the answer and record it: created, rejected or unknown are final; anything that proves
+ * 3. POST the exact body the splitter recorded, and tell the limiter how &Open answered.
+ * 4. Classify the answer and record it: created, rejected or unknown are final; anything that proves
  *    nothing was created puts the row back to `pending` for a later delivery.
  */
 export class SendService {
@@ -50,20 +59,41 @@ export class SendService {
   readonly #api: GiftingApi;
   readonly #clock: Clock;
   readonly #settings: SendSettings;
+  readonly #limiter: FleetRateLimiter | null;
   readonly #batchPhases = new Map<string, { stopReason: string | null; readAt: number }>();
 
-  constructor(deps: { ledger: Ledger; api: GiftingApi; clock: Clock; settings: SendSettings }) {
+  constructor(deps: {
+    ledger: Ledger;
+    api: GiftingApi;
+    clock: Clock;
+    settings: SendSettings;
+    limiter?: FleetRateLimiter;
+  }) {
     this.#ledger = deps.ledger;
     this.#api = deps.api;
     this.#clock = deps.clock;
     this.#settings = deps.settings;
+    this.#limiter = deps.limiter ?? null;
   }
 
-  async send(message: SendMessage): Promise<SendResult> {
+  /** `permits`: this invocation's share of the fleet's rate (see rate-limiter.ts); none: unlimited. */
+  async send(message: SendMessage, permits?: Permits): Promise<SendResult> {
     const { batchId, row } = message;
     const stopReason = await this.#stopReason(batchId);
     if (stopReason !== null) {
       return { kind: 'retry', reason: 'batch-stopped', retryAfterMs: null, detail: stopReason };
+    }
+    const permit = permits
+      ? await permits.acquire()
+      : { kind: 'go' as const, at: this.#clock.now() };
+    if (permit.kind === 'wait') {
+      const waitMs = Math.max(0, permit.untilMs - this.#clock.now());
+      return {
+        kind: 'retry',
+        reason: 'paused',
+        retryAfterMs: waitMs,
+        detail: 'waiting for the fleet rate',
+      };
     }
     const claimedAt = this.#isoNow();
     const claim = await this.#ledger.claimRow(batchId, row, claimedAt);
@@ -76,7 +106,19 @@ export class SendService {
       return { kind: 'done', state: 'unknown', detail: 'row without a request body' };
     }
 
+    // The claim took a moment: a pause may have begun since the slot was cleared.
+    if (this.#limiter && !(await this.#limiter.clearToSend())) {
+      await this.#ledger.releaseRow(batchId, row, this.#isoNow());
+      const waitMs = Math.max(0, this.#limiter.pausedUntil - this.#clock.now());
+      return {
+        kind: 'retry',
+        reason: 'paused',
+        retryAfterMs: waitMs,
+        detail: 'the fleet is paused',
+      };
+    }
     const outcome = classifyCreate(await this.#api.createGiftRequest(record.body));
+    await this.#limiter?.answered(permit.at, feedbackOf(outcome), retryAfterOf(outcome));
     return this.#record(batchId, row, outcome);
   }
 
@@ -178,4 +220,25 @@ export class SendService {
   #isoNow(): string {
     return new Date(this.#clock.now()).toISOString();
   }
+}
+
+/** What an answer to a POST tells the fleet's rate limiter. */
+function feedbackOf(outcome: CreateOutcome): LimiterFeedback {
+  switch (outcome.kind) {
+    case 'throttled':
+      return 'throttled';
+    case 'unavailable':
+      return 'unavailable';
+    case 'ambiguous':
+    case 'not-sent':
+      return 'no-answer';
+    default:
+      return 'accepted';
+  }
+}
+
+function retryAfterOf(outcome: CreateOutcome): number | null {
+  return outcome.kind === 'throttled' || outcome.kind === 'unavailable'
+    ? outcome.retryAfterMs
+    : null;
 }

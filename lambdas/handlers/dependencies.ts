@@ -5,10 +5,13 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { AndOpenHttpClient } from '../adapters/andopen-http-client.ts';
 import { DynamoDbLedger } from '../adapters/dynamodb-ledger.ts';
+import { DynamoDbLimiterStore } from '../adapters/dynamodb-limiter-store.ts';
 import { S3ObjectStore } from '../adapters/s3-object-store.ts';
 import { readApiKeySecret } from '../adapters/secret-api-key.ts';
 import { SqsSendQueue } from '../adapters/sqs-send-queue.ts';
-import { andOpenConfig, storageConfig } from '../config.ts';
+import { andOpenConfig, rateLimitConfig, storageConfig } from '../config.ts';
+import { FleetRateLimiter } from '../core/rate-limiter.ts';
+import { systemClock } from '../ports/clock.ts';
 import type { GiftingApi } from '../ports/gifting-api.ts';
 
 /**
@@ -28,6 +31,16 @@ export const ledger = new DynamoDbLedger({ client: dynamoDb, tableName: storage.
 export const objects = new S3ObjectStore({ client: s3 });
 export const sendQueue = new SqsSendQueue({ client: sqs, queueUrl: storage.sendQueueUrl });
 export const resultsBucket = storage.resultsBucket;
+
+/**
+ * This container's handle on the fleet's one shared rate for &Open (state in the ledger table).
+ * Senders and the poller of one container share it, so a 429 seen by one pauses the others at once.
+ */
+export const limiter = new FleetRateLimiter({
+  store: new DynamoDbLimiterStore({ client: dynamoDb, tableName: storage.ledgerTable }),
+  clock: systemClock,
+  settings: { ceilingRps: rateLimitConfig().maxRps },
+});
 
 let api: Promise<GiftingApi> | undefined;
 

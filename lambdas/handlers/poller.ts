@@ -3,7 +3,7 @@ import { pollerConfig } from '../config.ts';
 import { CompletionService } from '../core/completion-service.ts';
 import { PollService } from '../core/poll-service.ts';
 import { systemClock } from '../ports/clock.ts';
-import { andOpenApi, ledger, logger, objects, resultsBucket } from './dependencies.ts';
+import { andOpenApi, ledger, limiter, logger, objects, resultsBucket } from './dependencies.ts';
 
 const config = pollerConfig();
 const completion = new CompletionService({
@@ -22,6 +22,7 @@ export const handler = async (_event: unknown, context: Context): Promise<void> 
     api: await andOpenApi(),
     clock: systemClock,
     settings: config,
+    limiter,
   });
   const report = await polling.pollDue();
   for (const alarm of report.alarms) logger.error(alarm);

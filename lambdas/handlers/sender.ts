@@ -3,10 +3,11 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import pLimit from 'p-limit';
 import { parseSendMessage } from '../adapters/sqs-send-queue.ts';
 import { senderConfig } from '../config.ts';
+import { Permits } from '../core/rate-limiter.ts';
 import { CountsByBatch, retryDelaySeconds } from '../core/send-counts.ts';
 import { SendService } from '../core/send-service.ts';
 import { systemClock } from '../ports/clock.ts';
-import { andOpenApi, ledger, logger, sendQueue } from './dependencies.ts';
+import { andOpenApi, ledger, limiter, logger, sendQueue } from './dependencies.ts';
 
 const config = senderConfig();
 const processor = new BatchProcessor(EventType.SQS);
@@ -25,15 +26,18 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     api: await andOpenApi(),
     clock: systemClock,
     settings: { firstPollAfterMs: config.firstPollAfterMs, pollDeadlineMs: config.pollDeadlineMs },
+    limiter,
   });
   const sendRow = service;
   const limit = pLimit(config.concurrency);
+  // This invocation's slots of the fleet's rate, at most one per row.
+  const permits = new Permits(limiter, systemClock, event.Records.length);
   const counts = new CountsByBatch();
 
   const recordHandler = (record: SQSRecord): Promise<void> =>
     limit(async () => {
       const message = parseSendMessage(record.body);
-      const result = await sendRow.send(message);
+      const result = await sendRow.send(message, permits);
       if (result.kind === 'retry') {
         await sendQueue.enqueue([message], { delaySeconds: retryDelaySeconds(result) });
       }

@@ -103,6 +103,7 @@ export class LocalPipeline {
   readonly #senderSource: SqsEventSource;
   readonly #pollerSchedule: Schedule;
   readonly #sendQueueUrl: string;
+  readonly #sendDlqUrl: string;
   #stopped = false;
 
   private constructor(parts: {
@@ -115,6 +116,7 @@ export class LocalPipeline {
     senderSource: SqsEventSource;
     pollerSchedule: Schedule;
     sendQueueUrl: string;
+    sendDlqUrl: string;
   }) {
     this.ledger = parts.ledger;
     this.sandbox = parts.sandbox;
@@ -125,6 +127,7 @@ export class LocalPipeline {
     this.#senderSource = parts.senderSource;
     this.#pollerSchedule = parts.pollerSchedule;
     this.#sendQueueUrl = parts.sendQueueUrl;
+    this.#sendDlqUrl = parts.sendDlqUrl;
   }
 
   /**
@@ -174,7 +177,7 @@ export class LocalPipeline {
         dynamo.destroy();
       });
 
-      const { sendQueueUrl, sendQueueArn } = await createResources(s3, sqs, dynamo);
+      const { sendQueueUrl, sendQueueArn, sendDlqUrl } = await createResources(s3, sqs, dynamo);
 
       const apiKey = options.apiKey ?? (sandbox ? SANDBOX_API_KEY : undefined);
       if (!apiKey) {
@@ -242,6 +245,7 @@ export class LocalPipeline {
         senderSource,
         pollerSchedule,
         sendQueueUrl,
+        sendDlqUrl,
       });
     } catch (error) {
       await stopAll();
@@ -256,6 +260,20 @@ export class LocalPipeline {
 
   get sendQueueUrl(): string {
     return this.#sendQueueUrl;
+  }
+
+  /** Messages in the send queue's dead-letter queue (poison messages only, by design). */
+  async deadLetterCount(): Promise<number> {
+    const { Attributes } = await this.#sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: this.#sendDlqUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    return (
+      Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
+      Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+    );
   }
 
   /**
@@ -364,7 +382,7 @@ async function createResources(
   s3: S3Client,
   sqs: SQSClient,
   dynamo: DynamoDBClient,
-): Promise<{ sendQueueUrl: string; sendQueueArn: string }> {
+): Promise<{ sendQueueUrl: string; sendQueueArn: string; sendDlqUrl: string }> {
   for (const bucket of [LOCAL_NAMES.uploadsBucket, LOCAL_NAMES.resultsBucket]) {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   }
@@ -391,7 +409,11 @@ async function createResources(
   );
   const sendQueueUrl = queue.QueueUrl as string;
   await ensureLedgerTable(dynamo, LOCAL_NAMES.ledgerTable);
-  return { sendQueueUrl, sendQueueArn: await queueArn(sqs, sendQueueUrl) };
+  return {
+    sendQueueUrl,
+    sendQueueArn: await queueArn(sqs, sendQueueUrl),
+    sendDlqUrl: dlq.QueueUrl as string,
+  };
 }
 
 async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {

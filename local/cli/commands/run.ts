@@ -20,6 +20,7 @@ export interface RunOptions {
   region?: 'us' | 'eu' | 'staging';
   out?: string;
   concurrency?: number;
+  maxRps?: number;
   fresh?: boolean;
   stateDir?: string;
 }
@@ -71,6 +72,7 @@ export async function runPipeline(
       ...(apiUrl ? { apiUrl } : {}),
       ...(apiKey ? { apiKey } : {}),
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      ...(options.maxRps ? { environment: { ANDOPEN_MAX_RPS: String(options.maxRps) } } : {}),
     });
     if (signal?.aborted) throw new LocalPipelineError('interrupted');
     const resumed = await pipeline.reconcile();
@@ -168,6 +170,13 @@ function oneLine(error: unknown): string {
   return message.split('\n')[0] ?? 'failed';
 }
 
+function positiveNumber(value: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0)
+    throw new InvalidArgumentError('must be a number > 0.');
+  return number;
+}
+
 function positiveInteger(value: string): number {
   if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('must be a whole number ≥ 1.');
   return Number(value);
@@ -191,6 +200,11 @@ export function runCommand(): Command {
     )
     .option('--out <path>', 'where to write the results CSV (default ./results/<batch>.csv)')
     .option('--concurrency <n>', 'sender invocations at once (default 5)', positiveInteger)
+    .option(
+      '--max-rps <r>',
+      'the most requests per second to send to &Open, when you know your limit (default: learn it; also $ANDOPEN_MAX_RPS)',
+      positiveNumber,
+    )
     .option('--fresh', 'forget every earlier batch in the local ledger first')
     .option('--state-dir <dir>', 'where the local ledger lives (default ./.gift-batch)')
     .addHelpText(

@@ -1,0 +1,359 @@
+import type { Clock } from '../ports/clock.ts';
+import type { LimiterState, LimiterStore } from '../ports/rate-limit.ts';
+
+export interface RateLimitSettings {
+  /** A ceiling the tenant knows (`--max-rps`, ANDOPEN_MAX_RPS); null: learn the limit. */
+  ceilingRps: number | null;
+  /** Where an unknown limit's search starts. */
+  initialRps: number;
+  minRps: number;
+  /** How often the rate may grow. */
+  growthIntervalMs: number;
+  /** After the first throttle, the share of the measured limit the fleet holds to. */
+  holdShare: number;
+  /** Then, while calls succeed, the rate creeps up by this share per growth interval… */
+  probeStep: number;
+  /** …and a later throttle steps it down by this factor (multiplicative decrease). */
+  decrease: number;
+  /** A caller that would wait longer than this for its slot gives the row back to the queue. */
+  maxWaitMs: number;
+  /** Without a usable Retry-After, a throttle pauses the fleet this long. */
+  defaultPauseMs: number;
+}
+
+export const DEFAULT_RATE_LIMIT_SETTINGS: RateLimitSettings = {
+  ceilingRps: null,
+  initialRps: 20,
+  minRps: 0.5,
+  growthIntervalMs: 250,
+  holdShare: 0.99,
+  probeStep: 0.006,
+  decrease: 0.95,
+  maxWaitMs: 20_000,
+  defaultPauseMs: 1_000,
+};
+
+/** A request's answer, as the limiter learns from it. */
+export type LimiterFeedback = 'accepted' | 'throttled' | 'unavailable' | 'no-answer';
+
+/** How many recent requests an instance remembers, to measure the limit when it is first hit. */
+const RECENT_REQUESTS = 2_000;
+/** The fewest requests of an episode that make a measurement of the limit worth trusting. */
+const MIN_SAMPLES = 8;
+/** Below this accepted share an episode was a big overshoot, worth measuring the limit from. */
+const MEASURABLE_SHARE = 0.85;
+/** If nobody could measure an episode this long after its pause, fall back to halving. */
+const ESTIMATE_GRACE_MS = 2_000;
+/** A reservation covers about this long at the current rate. */
+const BLOCK_SECONDS = 0.1;
+/** Concurrent callers of one instance share a read of the shared pause this fresh. */
+const SHARED_READ_REUSE_MS = 10;
+
+/**
+ * One fleet-wide send rate for &Open, whose limit is not published.
+ *
+ * - Slots: every request takes a slot from a shared schedule (GCRA: `nextSlotAt` advances by 1/rate
+ *   per request), reserved in blocks so the shared state takes one write per block, not per request.
+ * - Pause: a 429 or 503 with Retry-After stops the whole fleet until it has passed. This instance
+ *   knows it at once (it checks before every request, synchronously); other containers see it on
+ *   their next check of the shared state, which every request makes right before it is sent.
+ * - Learning: without a ceiling the rate doubles while the fleet uses it fully (slow start). At the
+ *   first throttle the limit is measured from the share of requests &Open accepted once it began
+ *   refusing (requests sent at a known rate, of which it accepted exactly its limit), and the fleet
+ *   holds just under it, then probes upward slowly; later throttles step it down a little (AIMD).
+ */
+export class FleetRateLimiter {
+  readonly #store: LimiterStore;
+  readonly #clock: Clock;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly settings: RateLimitSettings;
+  /** This instance's own knowledge of the pause: set synchronously when a throttle arrives. */
+  #pausedUntil = 0;
+  #recent: { sentAt: number; feedback: LimiterFeedback }[] = [];
+  #sharedRead: { at: number; state: Promise<LimiterState | null> } | null = null;
+
+  constructor(deps: {
+    store: LimiterStore;
+    clock: Clock;
+    sleep?: (ms: number) => Promise<void>;
+    settings?: Partial<RateLimitSettings>;
+  }) {
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+    this.#sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.settings = { ...DEFAULT_RATE_LIMIT_SETTINGS, ...deps.settings };
+  }
+
+  /**
+   * Reserves up to `wanted` consecutive slots of the fleet's schedule and returns their instants
+   * (ms): about a tenth of a second's worth at the current rate, so that a block reserved while the
+   * rate is low does not commit the fleet to that rate for long.
+   */
+  async reserve(wanted: number): Promise<number[]> {
+    for (;;) {
+      const now = this.#clock.now();
+      const read = await this.#store.read();
+      const state = this.#evolve(read ?? this.#initialState(now), now);
+      const count = Math.max(1, Math.min(wanted, Math.floor(state.rate * BLOCK_SECONDS)));
+      const start = Math.max(now, state.nextSlotAt, state.pausedUntil, this.#pausedUntil);
+      const interval = 1000 / state.rate;
+      const slots = Array.from({ length: count }, (_, index) => start + index * interval);
+      const next: LimiterState = {
+        ...state,
+        version: (read?.version ?? 0) + 1,
+        nextSlotAt: start + count * interval,
+        reservedInWindow: state.reservedInWindow + count,
+      };
+      if (await this.#store.write(next, read?.version ?? null)) return slots;
+    }
+  }
+
+  /**
+   * Waits until `slotAt`, then checks that no pause began meanwhile, here or anywhere in the fleet.
+   * `paused`: the slot fell inside a pause and is void; the caller reserves again.
+   */
+  async waitFor(slotAt: number): Promise<'go' | 'paused'> {
+    if (this.#pausedUntil > slotAt) return 'paused';
+    const wait = slotAt - this.#clock.now();
+    if (wait > 0) await this.#sleep(wait);
+    if (this.#pausedUntil > this.#clock.now()) return 'paused';
+    const shared = await this.#freshSharedState();
+    const now = this.#clock.now();
+    if (shared && shared.pausedUntil > now) {
+      this.#pausedUntil = Math.max(this.#pausedUntil, shared.pausedUntil);
+      return 'paused';
+    }
+    // A throttle may have arrived on this instance while the shared state was being read.
+    return this.#pausedUntil > now ? 'paused' : 'go';
+  }
+
+  /**
+   * The last check before a request leaves, after any other work since its slot was cleared: false
+   * when a pause began meanwhile, here or elsewhere in the fleet. The caller must send with no
+   * `await` between a true answer and the request, so that nothing can slip in between.
+   */
+  async clearToSend(): Promise<boolean> {
+    if (this.#pausedUntil > this.#clock.now()) return false;
+    const shared = await this.#freshSharedState();
+    const now = this.#clock.now();
+    if (shared && shared.pausedUntil > now) {
+      this.#pausedUntil = Math.max(this.#pausedUntil, shared.pausedUntil);
+    }
+    return this.#pausedUntil <= now;
+  }
+
+  /** The instant this instance knows the fleet is paused until (0: not paused). */
+  get pausedUntil(): number {
+    return this.#pausedUntil;
+  }
+
+  /**
+   * Learns from the answer of a request sent at `sentAt`. A throttle or maintenance answer pauses
+   * this instance before anything else can run, then the whole fleet through the shared state.
+   */
+  async answered(
+    sentAt: number,
+    feedback: LimiterFeedback,
+    retryAfterMs: number | null = null,
+  ): Promise<void> {
+    this.#remember(sentAt, feedback);
+    if (feedback !== 'throttled' && feedback !== 'unavailable') return;
+    const now = this.#clock.now();
+    const until = now + (retryAfterMs ?? this.settings.defaultPauseMs);
+    this.#pausedUntil = Math.max(this.#pausedUntil, until);
+    const reason =
+      feedback === 'throttled'
+        ? '&Open rate limit (429): waiting for Retry-After'
+        : '&Open unavailable (503, maintenance): waiting for Retry-After';
+    for (;;) {
+      const read = await this.#store.read();
+      const state = read ?? this.#initialState(now);
+      const newEpisode = feedback === 'throttled' && sentAt >= state.pausedUntil;
+      const next: LimiterState = {
+        ...state,
+        version: (read?.version ?? 0) + 1,
+        pausedUntil: Math.max(state.pausedUntil, until),
+        pauseReason: reason,
+        nextSlotAt: Math.max(state.nextSlotAt, until),
+        ...(newEpisode
+          ? {
+              throttledAt: sentAt,
+              rateAtThrottle: actualRate(state, now),
+              estimated: false,
+            }
+          : {}),
+      };
+      if (await this.#store.write(next, read?.version ?? null)) return;
+    }
+  }
+
+  /** The shared state as it stands (status, progress). */
+  async state(): Promise<LimiterState | null> {
+    return this.#store.read();
+  }
+
+  #initialState(now: number): LimiterState {
+    const { ceilingRps, initialRps } = this.settings;
+    return {
+      version: 0,
+      nextSlotAt: now,
+      pausedUntil: 0,
+      pauseReason: null,
+      // A tenant who knows its limit starts there; otherwise the search starts low.
+      rate: ceilingRps ?? initialRps,
+      phase: ceilingRps === null ? 'slow-start' : 'steady',
+      throttledAt: 0,
+      rateAtThrottle: 0,
+      estimated: true,
+      windowStartedAt: now,
+      reservedInWindow: 0,
+      sendRate: 0,
+    };
+  }
+
+  /** The rate's next value: measured after a throttle, grown while used fully, within bounds. */
+  #evolve(state: LimiterState, now: number): LimiterState {
+    let next = { ...state };
+    if (!next.estimated && now >= next.pausedUntil) next = this.#afterThrottle(next, now);
+
+    const elapsed = now - next.windowStartedAt;
+    if (elapsed >= this.settings.growthIntervalMs) {
+      // Grow only when the fleet used (nearly) all of the rate and was not paused meanwhile:
+      // a quiet fleet learns nothing about the limit.
+      const used = next.reservedInWindow >= 0.8 * next.rate * (elapsed / 1000);
+      const unpaused = next.pausedUntil <= next.windowStartedAt;
+      if (used && unpaused && next.estimated) {
+        next.rate *= next.phase === 'slow-start' ? 2 : 1 + this.settings.probeStep;
+      }
+      next.sendRate = next.reservedInWindow / (elapsed / 1000);
+      next.windowStartedAt = now;
+      next.reservedInWindow = 0;
+    }
+    const ceiling = this.settings.ceilingRps ?? Number.POSITIVE_INFINITY;
+    next.rate = Math.max(this.settings.minRps, Math.min(ceiling, next.rate));
+    return next;
+  }
+
+  /**
+   * The rate after a throttle episode. The first one (from slow start, far over the limit) is
+   * measured: requests sent at `rateAtThrottle` after the first refused one were accepted at exactly
+   * the limit's pace, so limit ≈ rate × accepted share. Later ones (probing just above the limit)
+   * step down by `decrease`.
+   */
+  #afterThrottle(state: LimiterState, now: number): LimiterState {
+    const { decrease, holdShare } = this.settings;
+    const acceptedShare = this.#acceptedShare(state);
+    let rate: number | null = null;
+    if (acceptedShare !== null && acceptedShare < MEASURABLE_SHARE) {
+      // Far over the limit: measure it, and hold just under.
+      rate = Math.max(0.2, acceptedShare * holdShare) * state.rateAtThrottle;
+    } else if (acceptedShare !== null || state.phase === 'steady') {
+      // Just over it, probing: step down a little.
+      rate = state.rateAtThrottle * decrease;
+    } else if (now >= state.pausedUntil + ESTIMATE_GRACE_MS) {
+      // Nobody could measure the first episode (too few requests per instance): halve.
+      rate = state.rateAtThrottle / 2;
+    }
+    if (rate === null) return state; // an instance that saw the episode will measure it
+    return {
+      ...state,
+      rate: Math.min(rate, state.rateAtThrottle * decrease),
+      phase: 'steady',
+      estimated: true,
+      windowStartedAt: now,
+      reservedInWindow: 0,
+    };
+  }
+
+  /**
+   * The share of this instance's requests of the episode (sent after the first refused one, before
+   * the pause) that &Open accepted, or null with too few to trust. Sent at `rateAtThrottle`, they were
+   * accepted at exactly the limit's pace: limit ≈ rateAtThrottle × share.
+   */
+  #acceptedShare(state: LimiterState): number | null {
+    const answered = this.#recent.filter(
+      (request) =>
+        request.sentAt >= state.throttledAt &&
+        request.sentAt < state.pausedUntil &&
+        request.feedback !== 'no-answer' &&
+        request.feedback !== 'unavailable',
+    );
+    if (answered.length < MIN_SAMPLES) return null;
+    return answered.filter((request) => request.feedback === 'accepted').length / answered.length;
+  }
+
+  #remember(sentAt: number, feedback: LimiterFeedback): void {
+    this.#recent.push({ sentAt, feedback });
+    if (this.#recent.length > RECENT_REQUESTS)
+      this.#recent = this.#recent.slice(-RECENT_REQUESTS / 2);
+  }
+
+  #freshSharedState(): Promise<LimiterState | null> {
+    const now = this.#clock.now();
+    if (!this.#sharedRead || now - this.#sharedRead.at > SHARED_READ_REUSE_MS) {
+      this.#sharedRead = { at: now, state: this.#store.read() };
+    }
+    return this.#sharedRead.state;
+  }
+}
+
+/**
+ * One invocation's share of the fleet's slots: reserved in blocks as they are needed, and given back
+ * to the schedule's order when a pause voids them.
+ */
+export class Permits {
+  readonly #limiter: FleetRateLimiter;
+  readonly #clock: Clock;
+  #remaining: number;
+  #slots: number[] = [];
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** `demand`: the most requests this invocation can make (its batch size). */
+  constructor(limiter: FleetRateLimiter, clock: Clock, demand: number) {
+    this.#limiter = limiter;
+    this.#clock = clock;
+    this.#remaining = demand;
+  }
+
+  /**
+   * Resolves when the next request may be sent (`go`, with the instant it was cleared), or says how
+   * long the caller would have to wait when that is longer than a Lambda should sleep (`wait`).
+   */
+  acquire(): Promise<{ kind: 'go'; at: number } | { kind: 'wait'; untilMs: number }> {
+    // One caller at a time takes the earliest slot: slots go out in order.
+    const turn = this.#queue.then(() => this.#take());
+    this.#queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  async #take(): Promise<{ kind: 'go'; at: number } | { kind: 'wait'; untilMs: number }> {
+    for (;;) {
+      if (this.#slots.length === 0)
+        this.#slots = await this.#limiter.reserve(Math.max(1, this.#remaining));
+      const slot = this.#slots[0] as number;
+      if (slot - this.#clock.now() > this.#limiter.settings.maxWaitMs) {
+        this.#slots = [];
+        return { kind: 'wait', untilMs: slot };
+      }
+      const verdict = await this.#limiter.waitFor(slot);
+      if (verdict === 'paused') {
+        this.#slots = []; // void: the pause moved the schedule on
+        continue;
+      }
+      this.#slots.shift();
+      this.#remaining = Math.max(0, this.#remaining - 1);
+      return { kind: 'go', at: this.#clock.now() };
+    }
+  }
+}
+
+/**
+ * What the fleet was really sending, requests per second: at most the rate, less when it had fewer
+ * rows than slots or could not keep enough requests in flight.
+ */
+function actualRate(state: LimiterState, now: number): number {
+  const elapsedS = (now - state.windowStartedAt) / 1000;
+  const current = elapsedS >= 0.25 ? state.reservedInWindow / elapsedS : 0;
+  const measured = Math.max(current, state.sendRate);
+  return measured > 0 ? Math.min(state.rate, measured) : state.rate;
+}

@@ -1,0 +1,36 @@
+/**
+ * The fleet's one shared view of &Open's rate limit, kept in the ledger table so every sender and the
+ * poller, in every Lambda container (or local worker), draw from the same budget.
+ */
+export interface LimiterState {
+  /** Optimistic concurrency: every write names the version it read. */
+  version: number;
+  /** GCRA: the instant (ms) from which the next request slot of the fleet is free. */
+  nextSlotAt: number;
+  /** No request before this instant (ms): the latest Retry-After &Open gave. */
+  pausedUntil: number;
+  /** Why the fleet is paused, for status and progress. */
+  pauseReason: string | null;
+  /** The fleet's send rate, requests per second, shared by POSTs and GETs. */
+  rate: number;
+  /** `slow-start`: no throttle seen yet, the rate doubles; `steady`: probing gently near the limit. */
+  phase: 'slow-start' | 'steady';
+  /** When the current throttle episode began (ms), 0 before any. */
+  throttledAt: number;
+  /** The send rate when that episode began. */
+  rateAtThrottle: number;
+  /** True once the rate was re-estimated for that episode. */
+  estimated: boolean;
+  /** The growth window: when it started (ms) and how many requests the fleet reserved in it. */
+  windowStartedAt: number;
+  reservedInWindow: number;
+  /** Requests per second the fleet actually reserved in the last closed window (≤ rate). */
+  sendRate: number;
+}
+
+export interface LimiterStore {
+  /** The current state (strongly consistent), or null before the first write. */
+  read(): Promise<LimiterState | null>;
+  /** Compare-and-set: writes only when the stored version is `expectedVersion` (null: none yet). */
+  write(state: LimiterState, expectedVersion: number | null): Promise<boolean>;
+}

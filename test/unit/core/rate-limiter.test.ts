@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { FleetRateLimiter, Permits } from '../../../lambdas/core/rate-limiter.ts';
+import { InMemoryLimiterStore, simulateFleet, VirtualTime } from '../../support/simulated-fleet.ts';
+
+const FLEET = { latencyMs: { min: 150, max: 250 }, senders: 5, batch: 10 } as const;
+
+describe('FleetRateLimiter, in virtual time', () => {
+  it('never lets the fleet exceed a configured ceiling, so a tenant who knows its limit sees no 429', async () => {
+    // Act
+    const report = await simulateFleet({
+      ...FLEET,
+      requests: 1_000,
+      limitRps: 50,
+      settings: { ceilingRps: 50 },
+    });
+
+    // Assess
+    expect(report.throttled).toBe(0);
+    expect(report.accepted).toBe(1_000);
+    expect(report.durationMs).toBeGreaterThanOrEqual(((1_000 - 50) / 50) * 1000);
+  });
+
+  it('learns a limit nobody told it: most of it used, few 429s, nothing sent during a Retry-After', async () => {
+    // Act
+    const report = await simulateFleet({ ...FLEET, requests: 6_000, limitRps: 100, seed: 7 });
+
+    // Assess
+    expect(report.early).toBe(0);
+    expect(report.throttled / report.sent).toBeLessThan(0.01);
+    expect(report.utilisation).toBeGreaterThan(0.9);
+    expect(report.finalRate).toBeGreaterThan(90);
+  });
+
+  it('waits out a maintenance window without sending into it, and does not lower the rate for it', async () => {
+    // Act
+    const report = await simulateFleet({
+      ...FLEET,
+      requests: 3_000,
+      limitRps: 100,
+      settings: { ceilingRps: 80 },
+      maintenance: { startMs: 10_000, durationMs: 8_000 },
+    });
+
+    // Assess
+    expect(report.early).toBe(0);
+    expect(report.accepted).toBe(3_000);
+    // Only requests already in flight when the window opened meet it.
+    expect(report.unavailable).toBeLessThan(30);
+    expect(report.finalRate).toBe(80);
+  });
+
+  it('pauses every instance of the fleet on a 429 seen by one', async () => {
+    // Prepare: two containers sharing one state.
+    const time = new VirtualTime();
+    const clock = { now: () => time.now };
+    const store = new InMemoryLimiterStore();
+    const a = new FleetRateLimiter({
+      store,
+      clock,
+      sleep: time.sleep,
+      settings: { ceilingRps: 10 },
+    });
+    const b = new FleetRateLimiter({
+      store,
+      clock,
+      sleep: time.sleep,
+      settings: { ceilingRps: 10 },
+    });
+    const [slotA] = await a.reserve(1);
+    const [slotB] = await b.reserve(1);
+
+    // Act
+    const checks: (string | undefined)[] = [];
+    await time.run(
+      (async () => {
+        checks.push(await a.waitFor(slotA ?? 0));
+        await a.answered(time.now, 'throttled', 3_000);
+        checks.push(await b.waitFor(slotB ?? 0));
+      })(),
+    );
+
+    // Assess
+    expect(checks).toEqual(['go', 'paused']);
+    expect(b.pausedUntil).toBe(3_000);
+    const [next] = await b.reserve(1);
+    expect(next).toBeGreaterThanOrEqual(3_000);
+  });
+
+  it('gives a row back instead of sleeping past what an invocation should wait', async () => {
+    // Prepare
+    const time = new VirtualTime();
+    const clock = { now: () => time.now };
+    const limiter = new FleetRateLimiter({
+      store: new InMemoryLimiterStore(),
+      clock,
+      sleep: time.sleep,
+      settings: { ceilingRps: 10, maxWaitMs: 5_000 },
+    });
+    await limiter.answered(0, 'unavailable', 120_000);
+
+    // Act
+    const permit = await new Permits(limiter, clock, 1).acquire();
+
+    // Assess
+    expect(permit).toEqual({ kind: 'wait', untilMs: 120_000 });
+  });
+
+  it('does not raise the rate while the fleet is not using it', async () => {
+    // Prepare
+    const time = new VirtualTime();
+    const clock = { now: () => time.now };
+    const store = new InMemoryLimiterStore();
+    const limiter = new FleetRateLimiter({ store, clock, sleep: time.sleep });
+
+    // Act: one request a second for a minute, far below any rate.
+    await time.run(
+      (async () => {
+        for (let second = 0; second < 60; second += 1) {
+          await limiter.reserve(1);
+          await time.sleep(1_000);
+        }
+      })(),
+    );
+
+    // Assess
+    expect(store.state?.rate).toBe(limiter.settings.initialRps);
+  });
+});
