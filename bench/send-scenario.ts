@@ -1,0 +1,322 @@
+/**
+ * One scenario of `npm run bench:send`, alone in its process: the handlers read their environment
+ * once per process, so each pipeline needs a process of its own (and the naive loop gets one too, so
+ * that nothing left over from another scenario runs beside it).
+ *
+ * Usage: node --import tsx bench/send-scenario.ts '<ScenarioRequest as JSON>'
+ * Prints exactly one JSON line (a ScenarioResult) on stdout; progress and logs go to stderr.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { AndOpenHttpClient } from '../lambdas/adapters/andopen-http-client.ts';
+import { batchIdForObject } from '../lambdas/core/batch-id.ts';
+import type { GiftRequestBody } from '../lambdas/ports/gifting-api.ts';
+import type { BatchCounts, BatchPhase } from '../lambdas/ports/ledger.ts';
+import { LocalPipeline } from '../local/runtime/local-pipeline.ts';
+import {
+  SANDBOX_API_KEY,
+  type Sandbox,
+  type SandboxOptions,
+  startSandbox,
+} from '../sandbox/index.ts';
+import {
+  computeFigures,
+  extrapolate,
+  type Interval,
+  isGiftPost,
+  type SendFigures,
+  sendPhase,
+} from './metrics.ts';
+import { runNaiveLoop } from './naive-loop.ts';
+
+export type ScenarioName = 'pipeline' | 'pipeline-503' | 'naive';
+
+export interface ScenarioRequest {
+  scenario: ScenarioName;
+  /** The recipient file (choice-mode rows; header `campaign_id,external_id,first_name,…`). */
+  csv: string;
+  rows: number;
+  rps: number;
+  latencyMs: { min: number; max: number };
+  /** The naive loop runs on the first `naiveRows` rows and is extrapolated to `rows`. */
+  naiveRows: number;
+  /** Length of the maintenance window of `pipeline-503`. */
+  maintenanceMs: number;
+  /** Where the naive loop writes its results file. */
+  naiveResultsPath: string;
+}
+
+export interface ScenarioResult {
+  scenario: ScenarioName;
+  figures: SendFigures;
+  /** The pipeline's own view of the batch at the end (null for the naive loop). */
+  batch: { phase: BatchPhase; counts: BatchCounts } | null;
+  /** The naive loop's outcomes, counted (null for the pipeline). */
+  naive: { created: number; withUrl: number; failed: number } | null;
+  /** The maintenance window as it was placed (journal clock), for pipeline-503. */
+  maintenance: Interval | null;
+  /** From the upload to the first POST's arrival (split and queue), for the pipeline. */
+  firstPostAfterMs: number | null;
+}
+
+const REDEMPTION_URL_DELAY_MS = 1_500;
+const PROGRESS_EVERY_MS = 5_000;
+
+async function main(): Promise<void> {
+  // Only the result goes to stdout: handler logs (Powertools writes to stdout) go to stderr.
+  const writeResult = process.stdout.write.bind(process.stdout);
+  process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+
+  const request = JSON.parse(process.argv[2] ?? '') as ScenarioRequest;
+  let result: ScenarioResult;
+  try {
+    result = request.scenario === 'naive' ? await runNaive(request) : await runPipeline(request);
+  } catch (error) {
+    // A crash: said on stderr, and the exit code tells the parent there is no result line.
+    process.stderr.write(
+      `[${request.scenario}] crashed: ${error instanceof Error ? error.stack : String(error)}\n`,
+    );
+    process.exit(1);
+  }
+  // Exit once the line is out: a keep-alive socket or timer left behind must not hold the
+  // benchmark up (everything this scenario started was stopped before).
+  writeResult(`${JSON.stringify(result)}\n`, () => process.exit(0));
+}
+
+/**
+ * The pipeline with defaults a user gets (`gift-batch run`), R unknown to it.
+ *
+ * 1. Start the local pipeline on a fresh, throwaway state dir, its sandbox limited to R.
+ * 2. For pipeline-503: once the first POST arrives, place a maintenance window a third of the way
+ *    into the expected send phase (relative to that POST, so that the start-up time does not matter).
+ * 3. Upload, split, wait until the batch is complete (its results are written then).
+ * 4. Compute the figures from the sandbox's journal; stop everything.
+ */
+async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+  const stateDir = await mkdtemp(join(tmpdir(), 'gift-batch-bench-'));
+  const say = label(request.scenario);
+  let pipeline: LocalPipeline | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  const stopOnSignal = () => {
+    say('interrupted; stopping the pipeline');
+    void (pipeline?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  try {
+    say('starting the local pipeline (DynamoDB Local, fauxqs, sandbox)…');
+    pipeline = await LocalPipeline.start({
+      stateDir,
+      fresh: true,
+      sandbox: sandboxOptions(request),
+    });
+    const sandbox = pipeline.sandbox as Sandbox;
+    const placed: { window: Interval | null } = { window: null };
+    if (request.scenario === 'pipeline-503') {
+      timers.push(
+        placeMaintenanceAtFirstPost(sandbox, request, (window) => {
+          placed.window = window;
+          say(`maintenance window placed: 503 for ${request.maintenanceMs / 1000} s`);
+        }),
+      );
+    }
+
+    const startedAt = Date.now();
+    // From the upload on: the split runs while the senders already send.
+    let latest: BatchCounts | null = null;
+    const progress = setInterval(() => {
+      const journal = sandbox.journal;
+      // The ledger's counts are read once the split has returned; until then only the journal's.
+      const ledger = latest
+        ? `${latest.created + latest.rejected + latest.unknown}/${request.rows} rows decided, ` +
+          `${latest.settled} settled`
+        : 'split still running';
+      say(
+        `${((Date.now() - startedAt) / 1000).toFixed(0)} s: ${journal.gifts.length} gifts created, ` +
+          `${journal.requests.length} API requests; ${ledger}`,
+      );
+    }, PROGRESS_EVERY_MS);
+    timers.push(progress);
+    const event = await pipeline.upload(request.csv);
+    const record = event.Records[0];
+    if (!record) throw new Error('the upload raised no S3 event record');
+    const batchId = await batchIdForObject({
+      bucket: record.s3.bucket.name,
+      key: decodeURIComponent(record.s3.object.key.replace(/\+/g, ' ')),
+      versionId: record.s3.object.versionId ?? null,
+      eTag: record.s3.object.eTag ?? null,
+    });
+    await pipeline.split(event);
+
+    const batch = await pipeline
+      .waitForBatch(
+        batchId,
+        (current) => {
+          latest = current.counts;
+        },
+        // A pipeline that stalls must end the benchmark, not hang it.
+        { signal: AbortSignal.timeout(deadlineMs(request)) },
+      )
+      .finally(() => clearInterval(progress));
+    const finishedAt = batch.completedAt ? Date.parse(batch.completedAt) : Date.now();
+
+    const figures = computeFigures({
+      journal: sandbox.journal,
+      rows: request.rows,
+      rps: request.rps,
+      endToEndMs: finishedAt - startedAt,
+      paused: placed.window ? [placed.window] : [],
+    });
+    say(`batch ${batch.phase} in ${(figures.endToEndMs / 1000).toFixed(1)} s`);
+    const firstPost = sendPhase(sandbox.journal.requests);
+    return {
+      scenario: request.scenario,
+      figures,
+      batch: { phase: batch.phase, counts: batch.counts },
+      naive: null,
+      maintenance: placed.window,
+      firstPostAfterMs: firstPost === null ? null : firstPost.start - startedAt,
+    };
+  } finally {
+    for (const timer of timers) clearInterval(timer);
+    await pipeline?.stop();
+    await rm(stateDir, { recursive: true, force: true });
+    process.off('SIGINT', stopOnSignal);
+    process.off('SIGTERM', stopOnSignal);
+  }
+}
+
+/**
+ * Watches the journal for the first POST, then configures one maintenance window at an absolute
+ * instant: "a third into the expected send phase", taking the send phase as 1.5·N/R (POSTs plus the
+ * GETs that share the limit), so the window starts N/(2R) after the first POST.
+ */
+function placeMaintenanceAtFirstPost(
+  sandbox: Sandbox,
+  request: ScenarioRequest,
+  onPlaced: (window: Interval) => void,
+): NodeJS.Timeout {
+  let seen = 0;
+  const timer = setInterval(() => {
+    const requests = sandbox.journal.requests;
+    for (; seen < requests.length; seen += 1) {
+      const entry = requests[seen];
+      if (entry === undefined || !isGiftPost(entry)) continue;
+      const start = entry.at + (request.rows * 1000) / (2 * request.rps);
+      const window = { start, end: start + request.maintenanceMs };
+      sandbox.configure({
+        maintenance: [{ startMs: start, durationMs: request.maintenanceMs, absolute: true }],
+      });
+      clearInterval(timer);
+      onPlaced(window);
+      return;
+    }
+  }, 20);
+  return timer;
+}
+
+/**
+ * The naive loop on the first `naiveRows` rows, against a sandbox with the same limit and latency,
+ * extrapolated linearly to all rows (it is sequential: every row costs it the same).
+ */
+async function runNaive(request: ScenarioRequest): Promise<ScenarioResult> {
+  const say = label('naive');
+  const sandbox = await startSandbox(sandboxOptions(request));
+  const api = new AndOpenHttpClient({ baseUrl: sandbox.url, apiKey: SANDBOX_API_KEY });
+  try {
+    const startedAt = Date.now();
+    const bodies = readBodies(request.csv, request.naiveRows);
+    say(`${bodies.length} rows, one at a time (extrapolated to ${request.rows} afterwards)`);
+    let lastShown = 0;
+    const outcomes = await runNaiveLoop({
+      api,
+      bodies,
+      onProgress: (phase, done, total) => {
+        if (Date.now() - lastShown < PROGRESS_EVERY_MS && done !== total) return;
+        lastShown = Date.now();
+        say(`${phase === 'post' ? 'POST' : 'poll'} ${done}/${total}`);
+      },
+    });
+    await writeNaiveResults(request.naiveResultsPath, outcomes);
+    const endToEndMs = Date.now() - startedAt;
+
+    const sample = computeFigures({
+      journal: sandbox.journal,
+      rows: bodies.length,
+      rps: request.rps,
+      endToEndMs,
+    });
+    say(`${bodies.length} rows in ${(endToEndMs / 1000).toFixed(1)} s`);
+    return {
+      scenario: 'naive',
+      figures: extrapolate(sample, request.rows),
+      batch: null,
+      naive: {
+        created: outcomes.filter((o) => o.giftRequestId !== null).length,
+        withUrl: outcomes.filter((o) => o.redemptionUrl !== null).length,
+        failed: outcomes.filter((o) => o.error !== null).length,
+      },
+      maintenance: null,
+      firstPostAfterMs: null,
+    };
+  } finally {
+    api.close();
+    await sandbox.stop();
+  }
+}
+
+function sandboxOptions(request: ScenarioRequest): SandboxOptions {
+  return {
+    rateLimit: { rps: request.rps },
+    latencyMs: request.latencyMs,
+    redemptionUrlDelayMs: REDEMPTION_URL_DELAY_MS,
+  };
+}
+
+/** Ten times the naive loop's pace, at least ten minutes: far beyond any pipeline that works. */
+function deadlineMs(request: ScenarioRequest): number {
+  const naivePaceMs = request.rows * 2 * request.latencyMs.max;
+  return Math.max(10 * 60_000, naivePaceMs);
+}
+
+/** The first rows of the generated file, read as a user's script would: it has no quoted cells. */
+function readBodies(csv: string, limit: number): GiftRequestBody[] {
+  const [header, ...lines] = readFileSync(csv, 'utf8').split(/\r?\n/);
+  const columns = (header ?? '').split(',');
+  const at = (cells: string[], name: string) => cells[columns.indexOf(name)] ?? '';
+  return lines
+    .filter((line) => line !== '')
+    .slice(0, limit)
+    .map((line) => {
+      const cells = line.split(',');
+      const email = at(cells, 'email');
+      return {
+        campaign_id: at(cells, 'campaign_id'),
+        recipient: {
+          first_name: at(cells, 'first_name'),
+          last_name: at(cells, 'last_name'),
+          ...(email ? { email } : {}),
+        },
+      };
+    });
+}
+
+async function writeNaiveResults(
+  path: string,
+  outcomes: Awaited<ReturnType<typeof runNaiveLoop>>,
+): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const lines = outcomes.map((o) =>
+    [o.row, o.giftRequestId ?? '', o.redemptionUrl ?? '', o.error ?? ''].join(','),
+  );
+  await writeFile(path, `row,gift_request_id,redemption_url,error\r\n${lines.join('\r\n')}\r\n`);
+}
+
+function label(scenario: string): (line: string) => void {
+  return (line) => process.stderr.write(`[${scenario}] ${line}\n`);
+}
+
+await main();
