@@ -47,7 +47,8 @@ const countAttribute = (name: keyof BatchCounts): string => `count_${name}`;
 
 /**
  * A definitive answer may land on a row that a redelivery already marked `unknown` (it took this
- * sender for dead): the answer is the truth, so it replaces the guess.
+ * sender for dead): the answer is the truth, so it replaces the guess — created, rejected, or (an
+ * answer that proves nothing was created) back to pending.
  */
 const DECIDED_OR_GUESSED: RowState[] = ['sending', 'unknown'];
 
@@ -219,10 +220,13 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async releaseRow(batchId: string, row: number, now: string): Promise<void> {
-    await this.#moveFromSending(batchId, row, 'SET #state = :pending, updatedAt = :now', {
-      ':pending': 'pending',
-      ':now': now,
-    });
+    await this.#moveFromSending(
+      batchId,
+      row,
+      'SET #state = :pending, updatedAt = :now',
+      { ':pending': 'pending', ':now': now },
+      DECIDED_OR_GUESSED,
+    );
   }
 
   async recordSend(

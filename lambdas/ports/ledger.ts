@@ -155,7 +155,10 @@ export interface Ledger {
   ): AsyncIterable<RowRecord>;
   /** `pending → sending`, taken before the POST. */
   claimRow(batchId: string, row: number, now: string): Promise<ClaimResult>;
-  /** `sending → pending`: the request was never answered with a decision (throttled, not sent, stopped). */
+  /**
+   * `sending → pending`: the answer proves nothing was created (throttled, unavailable, not sent,
+   * stopped). Also replaces an `unknown` that a redelivery guessed while this sender was waiting.
+   */
   releaseRow(batchId: string, row: number, now: string): Promise<void>;
   /**
    * `sending → created | rejected | unknown`. A definitive answer (created, rejected) also replaces an

@@ -114,7 +114,7 @@ export class InMemoryLedger implements Ledger {
   }
 
   async releaseRow(batchId: string, row: number, now: string): Promise<void> {
-    this.#move(batchId, row, ['sending'], (record) => {
+    this.#move(batchId, row, ['sending', 'unknown'], (record) => {
       record.state = 'pending';
       record.updatedAt = now;
     });

@@ -295,4 +295,31 @@ describe('SendService', () => {
     expect(slowApi.posted).toHaveLength(1);
     expect((await ledger.getRow('b1', 1))?.state).toBe('created');
   });
+
+  it('puts a row back to pending when a redelivery guessed unknown but the answer was a 429', async () => {
+    // Prepare: the API answers 429 only after a redelivery has judged this sender dead.
+    const ledger = new InMemoryLedger();
+    await ledger.createBatch({
+      batchId: 'b1',
+      source: { description: 't', bucket: null, key: null, versionOrEtag: null },
+      createdAt: new Date(T0).toISOString(),
+    });
+    await ledger.putRows([pendingRow()]);
+    const clock = { now: () => T0 };
+    const api = new ScriptedApi([]);
+    const redelivered = new SendService({ ledger, api, clock, settings: SETTINGS });
+    api.createGiftRequest = async (body) => {
+      api.posted.push(body);
+      await redelivered.send({ batchId: 'b1', row: 1 });
+      return answer(429, { retryAfterMs: 1_000 });
+    };
+    const original = new SendService({ ledger, api, clock, settings: SETTINGS });
+
+    // Act
+    const result = await original.send({ batchId: 'b1', row: 1 });
+
+    // Assess
+    expect(result).toMatchObject({ kind: 'retry', reason: 'throttled' });
+    expect((await ledger.getRow('b1', 1))?.state).toBe('pending');
+  });
 });
