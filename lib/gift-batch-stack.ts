@@ -1,12 +1,79 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { ApiKeyConstruct } from './api-key.ts';
+import { acknowledgeCdkInternals } from './cdk-internals.ts';
+import { EventIntakeConstruct } from './event-intake.ts';
+import type { AndOpenSettings } from './gift-batch-function.ts';
+import { IngestConstruct } from './ingest.ts';
+import { LedgerConstruct } from './ledger.ts';
+import { ObservabilityConstruct } from './observability.ts';
+import { PollerConstruct } from './poller.ts';
+import { AccessLogsBucket } from './private-bucket.ts';
+import { ResultsConstruct } from './results.ts';
+import { SendQueueConstruct } from './send-queue.ts';
+import { readStackSettings } from './stack-settings.ts';
 
 /**
- * The deployed pipeline. One construct per concern joins here as the pipeline grows (ingest, send
- * queue, ledger, results, event intake, webhook, observability); see ../shared/DESIGN.md.
+ * The deployed pipeline (../shared/DESIGN.md): one construct per concern, wired here.
+ *
+ *   uploads/ ─► splitter ─► send queue ─► sender fleet ─► &Open      (ingest, send queue)
+ *                  └──────────► ledger ◄─────┘  ▲                   (ledger)
+ *   schedule ─► poller ─────────────────────────┘─► results/<batch>.csv   (poller, results)
+ *
+ * Settings come from CDK context (see stack-settings.ts); the shared numbers from
+ * pipeline-settings.ts, which the local runtime uses too.
  */
 export class GiftBatchStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
+    const settings = readStackSettings(this.node);
+
+    const ledger = new LedgerConstruct(this, 'Ledger');
+    const accessLogs = new AccessLogsBucket(this, 'AccessLogs');
+    const results = new ResultsConstruct(this, 'Results', { accessLogs: accessLogs.bucket });
+    const apiKey = new ApiKeyConstruct(this, 'ApiKey', {
+      ...(settings.apiKeySecretName ? { existingSecretName: settings.apiKeySecretName } : {}),
+    });
+    const andOpen: AndOpenSettings = {
+      baseUrl: settings.andopenBaseUrl,
+      apiKey: apiKey.secret,
+      ...(settings.andopenMaxRps === undefined ? {} : { maxRps: settings.andopenMaxRps }),
+    };
+    const shared = { ledger: ledger.table, results: results.bucket, logLevel: settings.logLevel };
+
+    const send = new SendQueueConstruct(this, 'Send', { ...shared, andOpen });
+    const ingest = new IngestConstruct(this, 'Ingest', {
+      ...shared,
+      sendQueue: send.queue,
+      accessLogs: accessLogs.bucket,
+      ...(settings.defaultCampaignId ? { defaultCampaignId: settings.defaultCampaignId } : {}),
+    });
+    const polling = new PollerConstruct(this, 'Polling', {
+      ...shared,
+      sendQueue: send.queue,
+      andOpen,
+    });
+    new EventIntakeConstruct(this, 'EventIntake');
+    const observability = new ObservabilityConstruct(this, 'Observability', {
+      functions: [ingest.splitter, send.sender, polling.poller],
+      sender: send.sender,
+      sendQueue: send.queue,
+      deadLetterQueue: send.deadLetterQueue,
+      failedUploads: ingest.failedUploads,
+      ...(settings.alarmTopicArn ? { alarmTopicArn: settings.alarmTopicArn } : {}),
+    });
+    acknowledgeCdkInternals(this);
+
+    // What the deploy guide's commands need.
+    new CfnOutput(this, 'UploadsBucketName', { value: ingest.bucket.bucketName });
+    new CfnOutput(this, 'ResultsBucketName', { value: results.bucket.bucketName });
+    new CfnOutput(this, 'ApiKeySecretId', {
+      value: apiKey.secret.secretFullArn ?? apiKey.secret.secretName,
+      description: apiKey.created
+        ? 'Empty until you run: aws secretsmanager put-secret-value --secret-id <this> ...'
+        : 'The existing secret the functions read the &Open API key from',
+    });
+    new CfnOutput(this, 'LedgerTableName', { value: ledger.table.tableName });
+    new CfnOutput(this, 'DashboardName', { value: observability.dashboard.dashboardName });
   }
 }

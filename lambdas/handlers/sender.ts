@@ -5,9 +5,11 @@ import { parseSendMessage } from '../adapters/sqs-send-queue.ts';
 import { senderConfig } from '../config.ts';
 import { Permits } from '../core/rate-limiter.ts';
 import { CountsByBatch, retryDelaySeconds } from '../core/send-counts.ts';
+import type { SendResult } from '../core/send-service.ts';
 import { SendService } from '../core/send-service.ts';
 import { systemClock } from '../ports/clock.ts';
 import { andOpenApi, ledger, limiter, logger, sendQueue } from './dependencies.ts';
+import { METRIC, METRIC_UNIT, metrics } from './metrics.ts';
 
 const config = senderConfig();
 const processor = new BatchProcessor(EventType.SQS);
@@ -42,6 +44,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
         await sendQueue.enqueue([message], { delaySeconds: retryDelaySeconds(result) });
       }
       counts.add(message.batchId, result);
+      recordMetrics(result);
       logger.info('row', { batchId: message.batchId, row: message.row, ...result });
     });
 
@@ -53,5 +56,30 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     // Counters are a progress hint; completion checks the rows themselves when they lag.
     logger.warn('could not update batch counters', { error });
   });
+  metrics.publishStoredMetrics();
   return response;
 };
+
+const DONE_METRIC = {
+  created: METRIC.RowsCreated,
+  rejected: METRIC.RowsRejected,
+  unknown: METRIC.RowsUnknown,
+} as const;
+
+function recordMetrics(result: SendResult): void {
+  if (result.kind === 'done') {
+    if (result.state === 'skipped') return;
+    const name = DONE_METRIC[result.state];
+    metrics.addMetric(name, METRIC_UNIT[name], 1);
+    return;
+  }
+  if (result.reason === 'throttled') {
+    metrics.addMetric(METRIC.RowsThrottled, METRIC_UNIT.RowsThrottled, 1);
+  }
+  if (result.reason === 'configuration-stop') {
+    metrics.addMetric(METRIC.ConfigurationStops, METRIC_UNIT.ConfigurationStops, 1);
+  }
+  if ((result.reason === 'throttled' || result.reason === 'unavailable') && result.retryAfterMs) {
+    metrics.addMetric(METRIC.PausedSeconds, METRIC_UNIT.PausedSeconds, result.retryAfterMs / 1000);
+  }
+}

@@ -3,6 +3,7 @@ import { splitterConfig } from '../config.ts';
 import { SplitService } from '../core/split-service.ts';
 import { systemClock } from '../ports/clock.ts';
 import { ledger, logger, objects, sendQueue } from './dependencies.ts';
+import { METRIC, METRIC_UNIT, metrics } from './metrics.ts';
 
 const config = splitterConfig();
 const service = new SplitService({
@@ -28,6 +29,9 @@ export const handler = async (event: S3Event, context: Context): Promise<void> =
       eTag: record.s3.object.eTag ?? null,
     };
     const result = await service.split(object);
+    if (result.kind === 'split' && result.invalid > 0) {
+      metrics.addMetric(METRIC.RowsInvalid, METRIC_UNIT.RowsInvalid, result.invalid);
+    }
     logger.info('split', { ...object, ...result, summary: undefined });
     if (result.kind === 'split' && result.fileError) {
       logger.warn('recipient file unreadable from some point on', {
@@ -37,6 +41,7 @@ export const handler = async (event: S3Event, context: Context): Promise<void> =
       });
     }
   }
+  metrics.publishStoredMetrics();
 };
 
 /** S3 event keys are URL-encoded, with spaces as '+'. */

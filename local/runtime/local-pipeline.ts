@@ -201,6 +201,8 @@ export class LocalPipeline {
         SEND_CONCURRENCY: String(PIPELINE.sender.concurrencyPerInvocation),
         POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
         POWERTOOLS_SERVICE_NAME: 'gift-batch',
+        // CloudWatch metrics are EMF lines on stdout: nothing reads them on one machine.
+        POWERTOOLS_METRICS_DISABLED: 'true',
         ...options.environment,
       };
       const handlers = await loadHandlers(environment);

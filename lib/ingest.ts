@@ -1,0 +1,84 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Bucket, EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
+import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { GiftBatchFunction, UPLOADS_PREFIX } from './gift-batch-function.ts';
+import { LEDGER_ACCESS } from './ledger.ts';
+import { PIPELINE } from './pipeline-settings.ts';
+import { PRIVATE_BUCKET_DEFAULTS } from './private-bucket.ts';
+import { SECURE_QUEUE_DEFAULTS } from './secure-queue.ts';
+
+/** Uploaded recipient files hold names and addresses: kept only as long as a person may re-run one. */
+export const UPLOAD_RETENTION_DAYS = 30;
+
+export interface IngestProps {
+  ledger: ITable;
+  sendQueue: IQueue;
+  results: IBucket;
+  accessLogs: IBucket;
+  logLevel: string;
+  /** DEFAULT_CAMPAIGN_ID for files whose rows and key name no campaign. */
+  defaultCampaignId?: string;
+}
+
+/**
+ * Where batches start: a file put under `uploads/` (or `uploads/<campaign_id>/`) in the uploads
+ * bucket makes S3 invoke the splitter, which records every row in the ledger and queues the valid
+ * ones. Only that prefix triggers it, so nothing else written to the bucket starts a batch.
+ */
+export class IngestConstruct extends Construct {
+  readonly bucket: Bucket;
+  readonly splitter: GiftBatchFunction;
+  /** S3 events the splitter still failed on after Lambda's retries: a file no batch was made of. */
+  readonly failedUploads: Queue;
+
+  constructor(scope: Construct, id: string, props: IngestProps) {
+    super(scope, id);
+    this.bucket = new Bucket(this, 'Bucket', {
+      ...PRIVATE_BUCKET_DEFAULTS,
+      serverAccessLogsBucket: props.accessLogs,
+      serverAccessLogsPrefix: 'uploads-bucket/',
+      lifecycleRules: [
+        {
+          id: 'expire-uploads',
+          prefix: UPLOADS_PREFIX,
+          expiration: Duration.days(UPLOAD_RETENTION_DAYS),
+        },
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      // Uploads are copies of files people keep elsewhere; the ledger holds what was sent.
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: true,
+    });
+
+    this.failedUploads = new Queue(this, 'FailedUploads', {
+      ...SECURE_QUEUE_DEFAULTS,
+      retentionPeriod: Duration.days(PIPELINE.sendQueue.dlqRetentionDays),
+    });
+
+    this.splitter = new GiftBatchFunction(this, 'Splitter', {
+      handler: 'splitter',
+      description: 'gift-batch splitter: an uploaded file → ledger rows → send queue',
+      timeout: Duration.seconds(PIPELINE.splitter.timeoutSeconds),
+      memorySize: PIPELINE.splitter.memoryMb,
+      logLevel: props.logLevel,
+      deadLetterQueue: this.failedUploads,
+      ...(props.defaultCampaignId
+        ? { environment: { DEFAULT_CAMPAIGN_ID: props.defaultCampaignId } }
+        : {}),
+    })
+      .bindUploads(this.bucket)
+      .bindLedger(props.ledger, LEDGER_ACCESS.splitter)
+      .bindSendQueue(props.sendQueue)
+      .bindResults(props.results, { write: false });
+
+    this.bucket.addEventNotification(
+      EventType.OBJECT_CREATED,
+      new LambdaDestination(this.splitter),
+      { prefix: UPLOADS_PREFIX },
+    );
+  }
+}

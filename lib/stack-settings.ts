@@ -1,0 +1,78 @@
+import type { Node } from 'constructs';
+import { resolveBaseUrl } from '../lambdas/core/andopen-hosts.ts';
+
+/**
+ * What a deployment chooses, as CDK context (`npx cdk deploy -c andopenBaseUrl=eu`, or cdk.json).
+ * Read once and checked at synth time, so a typo fails `cdk synth`, not the first batch.
+ */
+export interface StackSettings {
+  /** `andopenBaseUrl`: `us` (default), `eu`, `staging` or a base URL. */
+  andopenBaseUrl: string;
+  /** `apiKeySecretName`: use this existing secret instead of creating an empty one. */
+  apiKeySecretName?: string;
+  /** `andopenMaxRps`: a ceiling on requests per second for tenants who know their limit. */
+  andopenMaxRps?: number;
+  /** `defaultCampaignId`: the campaign of files whose rows and key name none. */
+  defaultCampaignId?: string;
+  /** `alarmTopicArn`: an existing SNS topic the alarms notify. */
+  alarmTopicArn?: string;
+  /** `logLevel`: POWERTOOLS_LOG_LEVEL of every function (default INFO). */
+  logLevel: string;
+}
+
+export class StackSettingsError extends Error {
+  override readonly name = 'StackSettingsError';
+}
+
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT', 'CRITICAL'];
+
+export function readStackSettings(node: Node): StackSettings {
+  const text = (key: string): string | undefined => {
+    const value: unknown = node.tryGetContext(key);
+    if (value === undefined || value === null) return undefined;
+    const trimmed = String(value).trim();
+    return trimmed === '' ? undefined : trimmed;
+  };
+
+  const andopenBaseUrl = text('andopenBaseUrl') ?? 'us';
+  try {
+    resolveBaseUrl(andopenBaseUrl);
+  } catch (error) {
+    throw new StackSettingsError(`context andopenBaseUrl: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+
+  const maxRpsText = text('andopenMaxRps');
+  const andopenMaxRps = maxRpsText === undefined ? undefined : Number(maxRpsText);
+  if (andopenMaxRps !== undefined && !(Number.isFinite(andopenMaxRps) && andopenMaxRps > 0)) {
+    throw new StackSettingsError(
+      `context andopenMaxRps must be a number > 0 (got "${maxRpsText}")`,
+    );
+  }
+
+  const logLevel = (text('logLevel') ?? 'INFO').toUpperCase();
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new StackSettingsError(
+      `context logLevel must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`,
+    );
+  }
+
+  const alarmTopicArn = text('alarmTopicArn');
+  if (alarmTopicArn !== undefined && !alarmTopicArn.startsWith('arn:')) {
+    throw new StackSettingsError(
+      `context alarmTopicArn must be an SNS topic ARN (got "${alarmTopicArn}")`,
+    );
+  }
+
+  const optional = <K extends string, V>(key: K, value: V | undefined) =>
+    (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
+  return {
+    andopenBaseUrl,
+    logLevel,
+    ...optional('apiKeySecretName', text('apiKeySecretName')),
+    ...optional('andopenMaxRps', andopenMaxRps),
+    ...optional('defaultCampaignId', text('defaultCampaignId')),
+    ...optional('alarmTopicArn', alarmTopicArn),
+  };
+}
