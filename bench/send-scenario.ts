@@ -140,6 +140,20 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
       );
     }, PROGRESS_EVERY_MS);
     timers.push(progress);
+    // BENCH_JOURNAL=path: also keep the limiter's view twice a second, to see where capacity went.
+    const rates: string[] = [];
+    if (process.env.BENCH_JOURNAL) {
+      timers.push(
+        setInterval(() => {
+          void pipeline?.limiterState().then((state) => {
+            if (!state) return;
+            rates.push(
+              `${Date.now()} rate=${state.rate.toFixed(1)} phase=${state.phase} paused=${state.pausedUntil} sendRate=${state.sendRate.toFixed(1)}`,
+            );
+          });
+        }, 500),
+      );
+    }
     const event = await pipeline.upload(request.csv);
     const record = event.Records[0];
     if (!record) throw new Error('the upload raised no S3 event record');
@@ -171,6 +185,15 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
       paused: placed.window ? [placed.window] : [],
     });
     say(`batch ${batch.phase} in ${(figures.endToEndMs / 1000).toFixed(1)} s`);
+    if (process.env.BENCH_JOURNAL) {
+      // For looking at where the capacity went: one line per request.
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(
+        process.env.BENCH_JOURNAL,
+        sandbox.journal.requests.map((r) => `${r.at} ${r.method} ${r.status} ${r.early ? 1 : 0}`).join('\n'),
+      );
+      writeFileSync(`${process.env.BENCH_JOURNAL}.rates`, rates.join('\n'));
+    }
     const firstPost = sendPhase(sandbox.journal.requests);
     return {
       scenario: request.scenario,

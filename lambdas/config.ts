@@ -129,8 +129,9 @@ export function pollerConfig(env: Environment = process.env): Readonly<PollerCon
   return Object.freeze({
     minIntervalMs: optionalNumber(env, 'POLL_MIN_INTERVAL_MS', 1_000),
     maxIntervalMs: optionalNumber(env, 'POLL_MAX_INTERVAL_MS', 60_000),
-    rowsPerRun: optionalNumber(env, 'POLL_ROWS_PER_RUN', 500, { min: 1 }),
-    concurrency: optionalNumber(env, 'POLL_CONCURRENCY', 4, { min: 1 }),
+    rowsPerRun: optionalNumber(env, 'POLL_ROWS_PER_RUN', 2_000, { min: 1 }),
+    // The fleet's shared rate paces the GETs; this only bounds the sockets one run keeps open.
+    concurrency: optionalNumber(env, 'POLL_CONCURRENCY', 32, { min: 1 }),
     recheckQuietBatchAfterMs: optionalNumber(env, 'RECHECK_QUIET_BATCH_AFTER_MS', 5 * 60_000),
   });
 }

@@ -27,6 +27,8 @@ export type SendResult =
       detail: string;
       /** A created gift whose redemption URL came with the answer: nothing left to follow. */
       settled?: boolean;
+      /** The Request-Id of &Open's answer, for logs and support. */
+      requestId?: string | null;
     }
   | {
       kind: 'retry';
@@ -39,6 +41,7 @@ export type SendResult =
         | 'paused';
       retryAfterMs: number | null;
       detail: string;
+      requestId?: string | null;
     };
 
 /**
@@ -119,7 +122,8 @@ export class SendService {
     }
     const outcome = classifyCreate(await this.#api.createGiftRequest(record.body));
     await this.#limiter?.answered(permit.at, feedbackOf(outcome), retryAfterOf(outcome));
-    return this.#record(batchId, row, outcome);
+    const result = await this.#record(batchId, row, outcome);
+    return { ...result, requestId: 'requestId' in outcome ? outcome.requestId : null };
   }
 
   async #notClaimed(batchId: string, row: number, state: string): Promise<SendResult> {

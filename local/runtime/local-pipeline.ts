@@ -13,12 +13,14 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-s
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Context, S3Event, ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
+import { DynamoDbLimiterStore } from '../../lambdas/adapters/dynamodb-limiter-store.ts';
 import { S3ObjectStore } from '../../lambdas/adapters/s3-object-store.ts';
 import { SqsSendQueue } from '../../lambdas/adapters/sqs-send-queue.ts';
 import { CompletionService, resultsKeys } from '../../lambdas/core/completion-service.ts';
 import { ReconcileService } from '../../lambdas/core/reconcile-service.ts';
 import { systemClock } from '../../lambdas/ports/clock.ts';
 import type { BatchRecord } from '../../lambdas/ports/ledger.ts';
+import type { LimiterState } from '../../lambdas/ports/rate-limit.ts';
 import { PIPELINE } from '../../lib/pipeline-settings.ts';
 import {
   SANDBOX_API_KEY,
@@ -95,6 +97,7 @@ let loadedEnvironment: string | null = null;
  */
 export class LocalPipeline {
   readonly ledger: DynamoDbLedger;
+  readonly #limiterStore: DynamoDbLimiterStore;
   readonly sandbox: Sandbox | null;
   readonly #stops: (() => Promise<void>)[];
   readonly #s3: S3Client;
@@ -108,6 +111,7 @@ export class LocalPipeline {
 
   private constructor(parts: {
     ledger: DynamoDbLedger;
+    limiterStore: DynamoDbLimiterStore;
     sandbox: Sandbox | null;
     stops: (() => Promise<void>)[];
     s3: S3Client;
@@ -119,6 +123,7 @@ export class LocalPipeline {
     sendDlqUrl: string;
   }) {
     this.ledger = parts.ledger;
+    this.#limiterStore = parts.limiterStore;
     this.sandbox = parts.sandbox;
     this.#stops = parts.stops;
     this.#s3 = parts.s3;
@@ -239,6 +244,7 @@ export class LocalPipeline {
 
       return new LocalPipeline({
         ledger: new DynamoDbLedger({ client: dynamo, tableName: LOCAL_NAMES.ledgerTable }),
+        limiterStore: new DynamoDbLimiterStore({ client: dynamo, tableName: LOCAL_NAMES.ledgerTable }),
         sandbox,
         stops,
         s3,
@@ -262,6 +268,11 @@ export class LocalPipeline {
 
   get sendQueueUrl(): string {
     return this.#sendQueueUrl;
+  }
+
+  /** The fleet's shared view of &Open's rate limit: the rate, and a pause with its reason. */
+  limiterState(): Promise<LimiterState | null> {
+    return this.#limiterStore.read();
   }
 
   /** Messages in the send queue's dead-letter queue (poison messages only, by design). */

@@ -108,7 +108,13 @@ describe('SendService', () => {
     const result = await service.send({ batchId: 'b1', row: 1 });
 
     // Assess
-    expect(result).toEqual({ kind: 'done', state: 'created', detail: 'gift-1', settled: false });
+    expect(result).toEqual({
+      kind: 'done',
+      state: 'created',
+      detail: 'gift-1',
+      settled: false,
+      requestId: 'req_201',
+    });
     expect(api.posted).toEqual([BODY]);
     const row = await ledger.getRow('b1', 1);
     expect(row).toMatchObject({
