@@ -11,10 +11,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AndOpenHttpClient } from '../lambdas/adapters/andopen-http-client.ts';
-import { batchIdForObject } from '../lambdas/core/batch-id.ts';
 import type { GiftRequestBody } from '../lambdas/ports/gifting-api.ts';
 import type { BatchCounts, BatchPhase } from '../lambdas/ports/ledger.ts';
-import { LocalPipeline } from '../local/runtime/local-pipeline.ts';
+import { batchIdOfUpload, LocalPipeline } from '../local/runtime/local-pipeline.ts';
 import {
   SANDBOX_API_KEY,
   type Sandbox,
@@ -155,14 +154,7 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
       );
     }
     const event = await pipeline.upload(request.csv);
-    const record = event.Records[0];
-    if (!record) throw new Error('the upload raised no S3 event record');
-    const batchId = await batchIdForObject({
-      bucket: record.s3.bucket.name,
-      key: decodeURIComponent(record.s3.object.key.replace(/\+/g, ' ')),
-      versionId: record.s3.object.versionId ?? null,
-      eTag: record.s3.object.eTag ?? null,
-    });
+    const batchId = await batchIdOfUpload(event);
     await pipeline.split(event);
 
     const batch = await pipeline
@@ -190,7 +182,9 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
       const { writeFileSync } = await import('node:fs');
       writeFileSync(
         process.env.BENCH_JOURNAL,
-        sandbox.journal.requests.map((r) => `${r.at} ${r.method} ${r.status} ${r.early ? 1 : 0}`).join('\n'),
+        sandbox.journal.requests
+          .map((r) => `${r.at} ${r.method} ${r.status} ${r.early ? 1 : 0}`)
+          .join('\n'),
       );
       writeFileSync(`${process.env.BENCH_JOURNAL}.rates`, rates.join('\n'));
     }

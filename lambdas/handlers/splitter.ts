@@ -4,6 +4,7 @@ import { SplitService } from '../core/split-service.ts';
 import { systemClock } from '../ports/clock.ts';
 import { ledger, logger, objects, sendQueue } from './dependencies.ts';
 import { METRIC, METRIC_UNIT, metrics } from './metrics.ts';
+import { uploadedObjectOf } from './s3-records.ts';
 
 const config = splitterConfig();
 const service = new SplitService({
@@ -22,12 +23,7 @@ const service = new SplitService({
 export const handler = async (event: S3Event, context: Context): Promise<void> => {
   logger.addContext(context);
   for (const record of event.Records) {
-    const object = {
-      bucket: record.s3.bucket.name,
-      key: decodeS3Key(record.s3.object.key),
-      versionId: record.s3.object.versionId ?? null,
-      eTag: record.s3.object.eTag ?? null,
-    };
+    const object = uploadedObjectOf(record);
     const result = await service.split(object);
     if (result.kind === 'split' && result.invalid > 0) {
       metrics.addMetric(METRIC.RowsInvalid, METRIC_UNIT.RowsInvalid, result.invalid);
@@ -43,8 +39,3 @@ export const handler = async (event: S3Event, context: Context): Promise<void> =
   }
   metrics.publishStoredMetrics();
 };
-
-/** S3 event keys are URL-encoded, with spaces as '+'. */
-export function decodeS3Key(key: string): string {
-  return decodeURIComponent(key.replace(/\+/g, ' '));
-}

@@ -16,8 +16,10 @@ import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
 import { DynamoDbLimiterStore } from '../../lambdas/adapters/dynamodb-limiter-store.ts';
 import { S3ObjectStore } from '../../lambdas/adapters/s3-object-store.ts';
 import { SqsSendQueue } from '../../lambdas/adapters/sqs-send-queue.ts';
+import { batchIdForObject } from '../../lambdas/core/batch-id.ts';
 import { CompletionService, resultsKeys } from '../../lambdas/core/completion-service.ts';
 import { ReconcileService } from '../../lambdas/core/reconcile-service.ts';
+import { uploadedObjectOf } from '../../lambdas/handlers/s3-records.ts';
 import { systemClock } from '../../lambdas/ports/clock.ts';
 import type { BatchRecord } from '../../lambdas/ports/ledger.ts';
 import type { LimiterState } from '../../lambdas/ports/rate-limit.ts';
@@ -86,6 +88,13 @@ interface Handlers {
   splitter: (event: S3Event, context: Context) => Promise<void>;
   sender: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
   poller: (event: ScheduledEvent, context: Context) => Promise<void>;
+}
+
+/** The batch the splitter makes of an upload's S3 event: the same derivation, so it can be followed. */
+export async function batchIdOfUpload(event: S3Event): Promise<string> {
+  const record = event.Records[0];
+  if (!record) throw new LocalPipelineError('the upload raised no S3 event record');
+  return batchIdForObject(uploadedObjectOf(record));
 }
 
 /** The process-wide environment the handlers were loaded with (they read it once, as in Lambda). */
@@ -244,7 +253,10 @@ export class LocalPipeline {
 
       return new LocalPipeline({
         ledger: new DynamoDbLedger({ client: dynamo, tableName: LOCAL_NAMES.ledgerTable }),
-        limiterStore: new DynamoDbLimiterStore({ client: dynamo, tableName: LOCAL_NAMES.ledgerTable }),
+        limiterStore: new DynamoDbLimiterStore({
+          client: dynamo,
+          tableName: LOCAL_NAMES.ledgerTable,
+        }),
         sandbox,
         stops,
         s3,

@@ -2,8 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchIdForObject } from '../../lambdas/core/batch-id.ts';
-import { LocalPipeline } from '../../local/runtime/local-pipeline.ts';
+import { batchIdOfUpload, LocalPipeline } from '../../local/runtime/local-pipeline.ts';
 import { DEMO_CAMPAIGNS } from '../../sandbox/index.ts';
 
 const CEILING_RPS = 8;
@@ -45,14 +44,7 @@ describe('a configured ceiling (ANDOPEN_MAX_RPS) through the whole local pipelin
 
     // Act
     const event = await pipeline.upload(file);
-    const record = event.Records[0];
-    if (!record) throw new Error('no record');
-    const batchId = await batchIdForObject({
-      bucket: record.s3.bucket.name,
-      key: decodeURIComponent(record.s3.object.key.replace(/\+/g, ' ')),
-      versionId: null,
-      eTag: record.s3.object.eTag ?? null,
-    });
+    const batchId = await batchIdOfUpload(event);
     await pipeline.split(event);
     const batch = await pipeline.waitForBatch(batchId, () => undefined, { everyMs: 200 });
 

@@ -2,10 +2,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchIdForObject } from '../../lambdas/core/batch-id.ts';
 import { RESULTS_COLUMNS } from '../../lambdas/core/results.ts';
 import type { BatchRecord } from '../../lambdas/ports/ledger.ts';
-import { LocalPipeline } from '../../local/runtime/local-pipeline.ts';
+import { batchIdOfUpload, LocalPipeline } from '../../local/runtime/local-pipeline.ts';
 import { DEMO_CAMPAIGNS } from '../../sandbox/index.ts';
 
 const CHOICE = DEMO_CAMPAIGNS.choice;
@@ -46,17 +45,6 @@ function parseResults(text: string): Record<string, string>[] {
   );
 }
 
-async function batchIdOf(event: Awaited<ReturnType<LocalPipeline['upload']>>): Promise<string> {
-  const record = event.Records[0];
-  if (!record) throw new Error('no record');
-  return batchIdForObject({
-    bucket: record.s3.bucket.name,
-    key: decodeURIComponent(record.s3.object.key.replace(/\+/g, ' ')),
-    versionId: record.s3.object.versionId ?? null,
-    eTag: record.s3.object.eTag ?? null,
-  });
-}
-
 describe('the pipeline on one machine (fauxqs, DynamoDB Local, sandbox, the deployed handlers)', () => {
   let dir: string;
   let pipeline: LocalPipeline;
@@ -85,7 +73,7 @@ describe('the pipeline on one machine (fauxqs, DynamoDB Local, sandbox, the depl
     const file = join(dir, name);
     await writeFile(file, `${lines.join('\r\n')}\r\n`);
     const event = await pipeline.upload(file);
-    const batchId = await batchIdOf(event);
+    const batchId = await batchIdOfUpload(event);
     await deliver(event);
     const batch = await pipeline.waitForBatch(batchId, () => undefined, { everyMs: 100 });
     const out = join(dir, `${name}.results.csv`);
@@ -188,7 +176,7 @@ describe('the pipeline on one machine (fauxqs, DynamoDB Local, sandbox, the depl
       'dup-messages.csv',
       ['campaign_id,first_name,last_name', ...rows],
       async (event) => {
-        const batchId = await batchIdOf(event);
+        const batchId = await batchIdOfUpload(event);
         // The duplicates go first, so each row's second message can race its first.
         await pipeline.sendQueue.enqueue(rows.map((_, i) => ({ batchId, row: i + 1 })));
         await pipeline.split(event);

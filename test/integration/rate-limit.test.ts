@@ -6,12 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AndOpenHttpClient } from '../../lambdas/adapters/andopen-http-client.ts';
 import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
 import { DynamoDbLimiterStore } from '../../lambdas/adapters/dynamodb-limiter-store.ts';
-import { batchIdForObject } from '../../lambdas/core/batch-id.ts';
 import { FleetRateLimiter, Permits } from '../../lambdas/core/rate-limiter.ts';
 import { SendService } from '../../lambdas/core/send-service.ts';
 import { systemClock } from '../../lambdas/ports/clock.ts';
 import { ensureLedgerTable } from '../../local/aws/ledger-table.ts';
-import { LocalPipeline } from '../../local/runtime/local-pipeline.ts';
+import { batchIdOfUpload, LocalPipeline } from '../../local/runtime/local-pipeline.ts';
 import {
   localClientConfig,
   type RunningStandIn,
@@ -171,14 +170,7 @@ describe('a 429 storm through the whole local pipeline', () => {
 
     // Act
     const event = await pipeline.upload(file);
-    const record = event.Records[0];
-    if (!record) throw new Error('no record');
-    const batchId = await batchIdForObject({
-      bucket: record.s3.bucket.name,
-      key: decodeURIComponent(record.s3.object.key.replace(/\+/g, ' ')),
-      versionId: null,
-      eTag: record.s3.object.eTag ?? null,
-    });
+    const batchId = await batchIdOfUpload(event);
     await pipeline.split(event);
     const batch = await pipeline.waitForBatch(batchId, () => undefined, { everyMs: 200 });
 

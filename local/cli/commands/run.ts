@@ -1,10 +1,13 @@
 import { access, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { batchIdForObject } from '../../../lambdas/core/batch-id.ts';
 import type { ResultsSummary } from '../../../lambdas/core/results.ts';
 import type { BatchRecord } from '../../../lambdas/ports/ledger.ts';
-import { LocalPipeline, LocalPipelineError } from '../../runtime/local-pipeline.ts';
+import {
+  batchIdOfUpload,
+  LocalPipeline,
+  LocalPipelineError,
+} from '../../runtime/local-pipeline.ts';
 import { ProgressReporter } from '../progress.ts';
 
 export const EXIT_COMPLETED = 0;
@@ -84,15 +87,7 @@ export async function runPipeline(
       file,
       options.campaign ? { campaign: options.campaign } : {},
     );
-    const record = event.Records[0];
-    if (!record) throw new LocalPipelineError('the upload raised no S3 event record');
-    const object = record.s3.object;
-    const batchId = await batchIdForObject({
-      bucket: record.s3.bucket.name,
-      key: decodeURIComponent(object.key.replace(/\+/g, ' ')),
-      versionId: object.versionId ?? null,
-      eTag: object.eTag ?? null,
-    });
+    const batchId = await batchIdOfUpload(event);
     const before = await pipeline.ledger.getBatch(batchId);
     if (before) {
       say(
