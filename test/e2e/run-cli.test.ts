@@ -118,6 +118,7 @@ describe('gift-batch run, as a user runs it', () => {
 
     // Assess: every row ends with exactly one outcome.
     expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toContain('carrying on with batch');
     const outcomes = (await readFile(join(dir, 'r.csv'), 'utf8'))
       .split('\r\n')
       .slice(1)

@@ -89,10 +89,10 @@ export async function runPipeline(
     );
     const batchId = await batchIdOfUpload(event);
     const before = await pipeline.ledger.getBatch(batchId);
-    if (before) {
-      say(
-        `this file was already sent as batch ${batchId}: nothing is sent twice; showing its results`,
-      );
+    if (before?.phase === 'complete') {
+      say(`this file was already sent as batch ${batchId}: nothing is sent twice; its results:`);
+    } else if (before) {
+      say(`carrying on with batch ${batchId}, started ${before.createdAt}: nothing is sent twice`);
     }
     await pipeline.split(event);
 
