@@ -56,7 +56,8 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     // Counters are a progress hint; completion checks the rows themselves when they lag.
     logger.warn('could not update batch counters', { error });
   });
-  metrics.publishStoredMetrics();
+  // An invocation with nothing to count publishes nothing (Powertools would warn about it).
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   return response;
 };
 

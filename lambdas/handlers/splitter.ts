@@ -37,5 +37,6 @@ export const handler = async (event: S3Event, context: Context): Promise<void> =
       });
     }
   }
-  metrics.publishStoredMetrics();
+  // An invocation with nothing to count publishes nothing (Powertools would warn about it).
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
 };
