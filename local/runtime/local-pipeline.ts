@@ -312,6 +312,17 @@ export class LocalPipeline {
     }).redriveActiveBatches();
   }
 
+  /**
+   * Lets a batch that stopped on a configuration error (a refused key, a wrong URL) send again,
+   * once the person who re-runs it has fixed the cause, and queues its undecided rows.
+   */
+  async resumeStopped(batchId: string): Promise<number> {
+    await this.ledger.setPhase(batchId, 'sending', { stopReason: null }, new Date().toISOString());
+    return new ReconcileService({ ledger: this.ledger, queue: this.sendQueue }).redriveBatch(
+      batchId,
+    );
+  }
+
   /** Uploads a file as a user would (multipart), returning the S3 event the upload would raise. */
   async upload(filePath: string, options: { campaign?: string } = {}): Promise<S3Event> {
     const name = basename(filePath);

@@ -129,6 +129,34 @@ describe('gift-batch run, as a user runs it', () => {
       expect(['created', 'rejected', 'invalid', 'unknown']).toContain(outcome);
   }, 120_000);
 
+  it('stops on a refused key without spending a row, and carries on when run again with a good one', async () => {
+    // Prepare
+    const state = join(dir, 'bad-key');
+    const out = join(dir, 'bad-key.csv');
+
+    // Act
+    const refused = await runCli([
+      'run',
+      SAMPLE,
+      '--state-dir',
+      state,
+      '--out',
+      out,
+      '--api-key',
+      'ao-v1-staging-wrongkey',
+    ]);
+    const resumed = await runCli(['run', SAMPLE, '--state-dir', state, '--out', out]);
+
+    // Assess
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('STOPPED');
+    expect(refused.stderr).toContain('invalid_token');
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toContain('resuming batch');
+    expect(resumed.stdout).toMatch(/created\s+8/);
+    expect(resumed.stdout).toMatch(/unknown\s+0/);
+  }, 120_000);
+
   it('says in one line what is wrong with a file it cannot read', async () => {
     // Act
     const run = await runCli(['run', join(dir, 'missing.csv'), '--state-dir', join(dir, 'state')]);

@@ -91,6 +91,10 @@ export async function runPipeline(
     const before = await pipeline.ledger.getBatch(batchId);
     if (before?.phase === 'complete') {
       say(`this file was already sent as batch ${batchId}: nothing is sent twice; its results:`);
+    } else if (before?.phase === 'stopped') {
+      const queued = await pipeline.resumeStopped(batchId);
+      say(`resuming batch ${batchId}, stopped on: ${before.stopReason ?? 'a configuration error'}`);
+      say(`${queued} rows queued again; nothing already decided is sent twice`);
     } else if (before) {
       say(`carrying on with batch ${batchId}, started ${before.createdAt}: nothing is sent twice`);
     }
