@@ -9,9 +9,11 @@ const DEFAULT_RETRY_DELAY_SECONDS: Record<
   throttled: 2,
   unavailable: 10,
   'not-sent': 5,
-  // A stopped batch waits for a person; looking again every minute costs nothing.
-  'configuration-stop': 60,
-  'batch-stopped': 60,
+  // A stopped batch waits for a person: its rows look again only every 15 minutes (SQS's longest
+  // delay), so a batch left stopped costs a trickle of invocations, and carries on by itself once
+  // the stop is cleared. (Locally, `gift-batch resume` also re-drives them at once.)
+  'configuration-stop': 900,
+  'batch-stopped': 900,
   // Waiting for the fleet's rate: the wait itself is the Retry-After, this is only a fallback.
   paused: 5,
 };

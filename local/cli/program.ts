@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { runCommand } from './commands/run.ts';
+import { resumeCommand, runCommand } from './commands/run.ts';
 import { sandboxCommand } from './commands/sandbox.ts';
 import { validateCommand } from './commands/validate.ts';
 
@@ -10,6 +10,7 @@ export function buildProgram(): Command {
     )
     .showHelpAfterError();
   program.addCommand(runCommand());
+  program.addCommand(resumeCommand());
   program.addCommand(validateCommand());
   program.addCommand(sandboxCommand());
   return program;

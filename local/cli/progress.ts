@@ -1,4 +1,5 @@
 import type { BatchRecord } from '../../lambdas/ports/ledger.ts';
+import type { LimiterState } from '../../lambdas/ports/rate-limit.ts';
 
 export interface ProgressOutput {
   write(text: string): void;
@@ -32,8 +33,8 @@ export class ProgressReporter {
     this.#startedAt = this.#now();
   }
 
-  update(batch: BatchRecord): void {
-    const line = this.describe(batch);
+  update(batch: BatchRecord, limiter: LimiterState | null = null): void {
+    const line = this.describe(batch, limiter);
     const now = this.#now();
     if (this.#live) {
       if (line !== this.#lastLine) this.#out.write(`\r\x1b[2K${line}`);
@@ -49,7 +50,7 @@ export class ProgressReporter {
     if (this.#live && this.#lastLine) this.#out.write('\n');
   }
 
-  describe(batch: BatchRecord): string {
+  describe(batch: BatchRecord, limiter: LimiterState | null = null): string {
     const { counts } = batch;
     const decided = counts.created + counts.rejected + counts.unknown;
     const waitingForUrls = Math.max(0, counts.created - counts.settled);
@@ -70,8 +71,15 @@ export class ProgressReporter {
         parts.push(`ETA ${formatDuration((left / rate) * 1000)}`);
       }
     }
-    if (batch.phase === 'stopped')
+    const pausedForMs = limiter ? limiter.pausedUntil - this.#now() : 0;
+    if (limiter && pausedForMs > 0) {
+      parts.push(
+        `paused ${formatDuration(pausedForMs)}: ${limiter.pauseReason ?? '&Open asked to wait'}`,
+      );
+    }
+    if (batch.phase === 'stopped') {
       parts.push(`STOPPED: ${batch.stopReason ?? 'no reason recorded'}`);
+    }
     return `[${formatDuration(this.#now() - this.#startedAt)}] ${parts.join(' · ')}`;
   }
 

@@ -351,16 +351,19 @@ export class LocalPipeline {
     });
   }
 
-  /** Waits until the batch is complete or stopped, reporting it on every look. */
+  /** Waits until the batch is complete or stopped, reporting it (and the fleet's rate) on every look. */
   async waitForBatch(
     batchId: string,
-    onProgress: (batch: BatchRecord) => void = () => undefined,
+    onProgress: (batch: BatchRecord, limiter: LimiterState | null) => void = () => undefined,
     options: { everyMs?: number; signal?: AbortSignal } = {},
   ): Promise<BatchRecord> {
     for (;;) {
-      const batch = await this.ledger.getBatch(batchId);
+      const [batch, limiter] = await Promise.all([
+        this.ledger.getBatch(batchId),
+        this.#limiterStore.read(),
+      ]);
       if (!batch) throw new LocalPipelineError(`batch ${batchId} is not in the ledger`);
-      onProgress(batch);
+      onProgress(batch, limiter);
       if (batch.phase === 'complete' || batch.phase === 'stopped') return batch;
       if (options.signal?.aborted) throw new LocalPipelineError('interrupted');
       await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 500));

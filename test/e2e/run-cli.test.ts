@@ -157,6 +157,38 @@ describe('gift-batch run, as a user runs it', () => {
     expect(resumed.stdout).toMatch(/unknown\s+0/);
   }, 120_000);
 
+  it('resumes a stopped batch by its id with gift-batch resume', async () => {
+    // Prepare
+    const state = join(dir, 'resume-verb');
+    const refused = await runCli([
+      'run',
+      SAMPLE,
+      '--state-dir',
+      state,
+      '--api-key',
+      'ao-v1-staging-wrongkey',
+    ]);
+    const batchId = /batch (\S+) STOPPED/.exec(refused.stderr)?.[1];
+    expect(batchId).toBeDefined();
+
+    // Act
+    const resumed = await runCli([
+      'resume',
+      batchId ?? '',
+      '--state-dir',
+      state,
+      '--out',
+      join(dir, 'resumed.csv'),
+    ]);
+    const unknown = await runCli(['resume', 'no-such-batch', '--state-dir', state]);
+
+    // Assess
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/created\s+8/);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('there is no batch no-such-batch');
+  }, 120_000);
+
   it('says in one line what is wrong with a file it cannot read', async () => {
     // Act
     const run = await runCli(['run', join(dir, 'missing.csv'), '--state-dir', join(dir, 'state')]);

@@ -48,20 +48,75 @@ export async function runPipeline(
   output: Output = { stdout: process.stdout, stderr: process.stderr },
   signal?: AbortSignal,
 ): Promise<number> {
-  const say = (line: string) => output.stderr.write(`${line}\n`);
   try {
     await access(file);
   } catch {
-    say(`gift-batch run: ${file}: no such file`);
+    output.stderr.write(`gift-batch run: ${file}: no such file\n`);
     return EXIT_UNREADABLE;
   }
+  return withLocalPipeline('run', options, output, signal, async (pipeline, say) => {
+    const event = await pipeline.upload(
+      file,
+      options.campaign ? { campaign: options.campaign } : {},
+    );
+    const batchId = await batchIdOfUpload(event);
+    const before = await pipeline.ledger.getBatch(batchId);
+    if (before?.phase === 'complete') {
+      say(`this file was already sent as batch ${batchId}: nothing is sent twice; its results:`);
+    } else if (before?.phase === 'stopped') {
+      await resumeStopped(pipeline, batchId, before.stopReason, say);
+    } else if (before) {
+      say(`carrying on with batch ${batchId}, started ${before.createdAt}: nothing is sent twice`);
+    }
+    await pipeline.split(event);
+    const batch = await pipeline.ledger.getBatch(batchId);
+    if (batch?.fileError && batch.counts.rows === 0) {
+      say(`gift-batch run: ${file}: ${batch.fileError}`);
+      return EXIT_UNREADABLE;
+    }
+    return followBatch(pipeline, batchId, options, output, say, signal);
+  });
+}
+
+/**
+ * `gift-batch resume BATCH`: carries on with a batch of the local ledger — one that stopped on a
+ * configuration error (once it is fixed), or one an interrupted run left unfinished.
+ */
+export async function resumeBatch(
+  batchId: string,
+  options: RunOptions,
+  output: Output = { stdout: process.stdout, stderr: process.stderr },
+  signal?: AbortSignal,
+): Promise<number> {
+  return withLocalPipeline('resume', options, output, signal, async (pipeline, say) => {
+    const batch = await pipeline.ledger.getBatch(batchId);
+    if (!batch) {
+      say(`gift-batch resume: there is no batch ${batchId} in the ledger under this state dir`);
+      return EXIT_UNREADABLE;
+    }
+    if (batch.phase === 'stopped') await resumeStopped(pipeline, batchId, batch.stopReason, say);
+    else if (batch.phase === 'complete') say(`batch ${batchId} is complete; its results:`);
+    return followBatch(pipeline, batchId, options, output, say, signal);
+  });
+}
+
+type Say = (line: string) => void;
+
+/** Starts the local pipeline, re-drives undecided rows, runs `body`, and always stops it all. */
+async function withLocalPipeline(
+  verb: string,
+  options: RunOptions,
+  output: Output,
+  signal: AbortSignal | undefined,
+  body: (pipeline: LocalPipeline, say: Say) => Promise<number>,
+): Promise<number> {
+  const say: Say = (line) => output.stderr.write(`${line}\n`);
   const apiUrl = options.apiUrl ?? options.region;
   const apiKey = options.apiKey ?? process.env.ANDOPEN_API_KEY;
   if (apiUrl && !apiKey) {
-    say('gift-batch run: a real &Open needs an API key: pass --api-key or set ANDOPEN_API_KEY');
+    say(`gift-batch ${verb}: a real &Open needs an API key: pass --api-key or set ANDOPEN_API_KEY`);
     return EXIT_UNREADABLE;
   }
-
   say(
     apiUrl
       ? `starting the local pipeline against ${apiUrl}…`
@@ -82,56 +137,57 @@ export async function runPipeline(
     for (const [batchId, rows] of resumed) {
       if (rows > 0) say(`resuming batch ${batchId}: ${rows} undecided rows queued again`);
     }
-
-    const event = await pipeline.upload(
-      file,
-      options.campaign ? { campaign: options.campaign } : {},
-    );
-    const batchId = await batchIdOfUpload(event);
-    const before = await pipeline.ledger.getBatch(batchId);
-    if (before?.phase === 'complete') {
-      say(`this file was already sent as batch ${batchId}: nothing is sent twice; its results:`);
-    } else if (before?.phase === 'stopped') {
-      const queued = await pipeline.resumeStopped(batchId);
-      say(`resuming batch ${batchId}, stopped on: ${before.stopReason ?? 'a configuration error'}`);
-      say(`${queued} rows queued again; nothing already decided is sent twice`);
-    } else if (before) {
-      say(`carrying on with batch ${batchId}, started ${before.createdAt}: nothing is sent twice`);
-    }
-    await pipeline.split(event);
-
-    const progress = new ProgressReporter({ out: output.stderr });
-    const batch = await pipeline.waitForBatch(batchId, (current) => progress.update(current), {
-      ...(signal ? { signal } : {}),
-    });
-    progress.finish();
-
-    if (batch.fileError && batch.counts.rows === 0) {
-      say(`gift-batch run: ${file}: ${batch.fileError}`);
-      return EXIT_UNREADABLE;
-    }
-    if (batch.phase === 'stopped') {
-      say(`batch ${batchId} STOPPED: ${batch.stopReason ?? 'no reason recorded'}`);
-      say(
-        'No row was spent on this. Fix the cause (the API key, the URL), then run the same command again.',
-      );
-      return EXIT_STOPPED;
-    }
-
-    const outPath = resolve(options.out ?? join('results', `${batchId}.csv`));
-    await pipeline.downloadResults(batch, outPath);
-    output.stdout.write(summaryText(batch, outPath, await readSummary(outPath)));
-    return EXIT_COMPLETED;
+    return await body(pipeline, say);
   } catch (error) {
     if (signal?.aborted) {
       say('interrupted: rows already recorded are kept; run the same command again to carry on');
       return EXIT_INTERRUPTED;
     }
-    say(`gift-batch run: ${oneLine(error)}`);
+    say(`gift-batch ${verb}: ${oneLine(error)}`);
     return EXIT_FAILED;
   } finally {
     await pipeline?.stop();
   }
+}
+
+async function resumeStopped(
+  pipeline: LocalPipeline,
+  batchId: string,
+  stopReason: string | null,
+  say: Say,
+): Promise<void> {
+  const queued = await pipeline.resumeStopped(batchId);
+  say(`resuming batch ${batchId}, stopped on: ${stopReason ?? 'a configuration error'}`);
+  say(`${queued} rows queued again; nothing already decided is sent twice`);
+}
+
+/** Shows progress until the batch completes or stops, then copies its results out and sums up. */
+async function followBatch(
+  pipeline: LocalPipeline,
+  batchId: string,
+  options: RunOptions,
+  output: Output,
+  say: Say,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  const progress = new ProgressReporter({ out: output.stderr });
+  const batch = await pipeline.waitForBatch(
+    batchId,
+    (current, limiter) => progress.update(current, limiter),
+    signal ? { signal } : {},
+  );
+  progress.finish();
+  if (batch.phase === 'stopped') {
+    say(`batch ${batchId} STOPPED: ${batch.stopReason ?? 'no reason recorded'}`);
+    say(
+      'No row was spent on this. Fix the cause (the API key, the URL), then run the same command again.',
+    );
+    return EXIT_STOPPED;
+  }
+  const outPath = resolve(options.out ?? join('results', `${batchId}.csv`));
+  await pipeline.downloadResults(batch, outPath);
+  output.stdout.write(summaryText(batch, outPath, await readSummary(outPath)));
+  return EXIT_COMPLETED;
 }
 
 /** The JSON summary the results were written with, copied out beside the CSV. */
@@ -182,12 +238,34 @@ function positiveInteger(value: string): number {
 }
 
 export function runCommand(): Command {
-  return new Command('run')
-    .description(
-      'Send a recipient file through the whole pipeline on this machine: S3 → splitter → SQS → sender → ledger → poller → results.',
+  return addPipelineOptions(
+    new Command('run')
+      .description(
+        'Send a recipient file through the whole pipeline on this machine: S3 → splitter → SQS → sender → ledger → poller → results.',
+      )
+      .argument('<file>', 'recipient file: .csv or .jsonl')
+      .option('--campaign <id>', 'campaign for rows whose campaign_id is blank')
+      .option('--fresh', 'forget every earlier batch in the local ledger first'),
+  )
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 the batch completed (rejected and invalid rows are reported in the file),
+1 the run itself failed, 2 the file cannot be read, 3 the batch stopped on a configuration
+error (bad key, wrong URL) with no row spent, 130 interrupted (run again to carry on).
+
+Example:
+  gift-batch run examples/recipients.csv
+  ANDOPEN_API_KEY=ao-v1-production-… gift-batch run staff.csv --region eu --campaign 1111…`,
     )
-    .argument('<file>', 'recipient file: .csv or .jsonl')
-    .option('--campaign <id>', 'campaign for rows whose campaign_id is blank')
+    .action(async (file: string, options: RunOptions) =>
+      withInterrupt((signal) => runPipeline(file, options, undefined, signal)),
+    );
+}
+
+/** The options every verb that drives the local pipeline takes. */
+function addPipelineOptions(command: Command): Command {
+  return command
     .option('--api-url <url>', '&Open base URL (default: the built-in sandbox)')
     .option('--api-key <key>', '&Open API key (default: $ANDOPEN_API_KEY; the sandbox needs none)')
     .addOption(
@@ -204,27 +282,38 @@ export function runCommand(): Command {
       'the most requests per second to send to &Open, when you know your limit (default: learn it; also $ANDOPEN_MAX_RPS)',
       positiveNumber,
     )
-    .option('--fresh', 'forget every earlier batch in the local ledger first')
-    .option('--state-dir <dir>', 'where the local ledger lives (default ./.gift-batch)')
+    .option('--state-dir <dir>', 'where the local ledger lives (default ./.gift-batch)');
+}
+
+/** Ctrl-C or SIGTERM interrupts the run cleanly (everything started is stopped). */
+async function withInterrupt(run: (signal: AbortSignal) => Promise<number>): Promise<void> {
+  const controller = new AbortController();
+  const interrupt = () => controller.abort();
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  const code = await run(controller.signal);
+  process.off('SIGINT', interrupt);
+  process.off('SIGTERM', interrupt);
+  process.exitCode = code;
+}
+
+export function resumeCommand(): Command {
+  return addPipelineOptions(
+    new Command('resume')
+      .description(
+        'Carry on with a batch of the local ledger: one stopped on a refused key or URL (once fixed), or one an interrupted run left unfinished.',
+      )
+      .argument('<batch>', 'the batch id (as run printed it, e.g. recipients-f48751fc326e)'),
+  )
     .addHelpText(
       'after',
       `
-Exit codes: 0 the batch completed (rejected and invalid rows are reported in the file),
-1 the run itself failed, 2 the file cannot be read, 3 the batch stopped on a configuration
-error (bad key, wrong URL) with no row spent, 130 interrupted (run again to carry on).
+Exit codes as for run. Running the same "gift-batch run FILE" again does the same for that file.
 
 Example:
-  gift-batch run examples/recipients.csv
-  ANDOPEN_API_KEY=ao-v1-production-… gift-batch run staff.csv --region eu --campaign 1111…`,
+  gift-batch resume recipients-f48751fc326e --api-key ao-v1-production-…`,
     )
-    .action(async (file: string, options: RunOptions) => {
-      const controller = new AbortController();
-      const interrupt = () => controller.abort();
-      process.once('SIGINT', interrupt);
-      process.once('SIGTERM', interrupt);
-      const code = await runPipeline(file, options, undefined, controller.signal);
-      process.off('SIGINT', interrupt);
-      process.off('SIGTERM', interrupt);
-      process.exitCode = code;
-    });
+    .action(async (batchId: string, options: RunOptions) =>
+      withInterrupt((signal) => resumeBatch(batchId, options, undefined, signal)),
+    );
 }
