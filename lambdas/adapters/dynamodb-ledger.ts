@@ -27,6 +27,7 @@ import {
   batchPk,
   LEDGER_INDEXES,
   POLL_SHARDS,
+  paddedRow,
   pollShardOf,
   ROW_SK_PREFIX,
   rowSk,
@@ -486,7 +487,7 @@ function toRowItem(row: NewRow, now: string): Item {
     ...(campaignId
       ? {
           campaignId,
-          campaignAt: `${now}#${row.batchId}#${String(row.row).padStart(10, '0')}`,
+          campaignAt: `${now}#${row.batchId}#${paddedRow(row.row)}`,
         }
       : {}),
   };

@@ -42,7 +42,8 @@ const ROW_DIGITS = 10;
 
 export const batchPk = (batchId: string): string => `BATCH#${batchId}`;
 export const BATCH_SK = 'META';
-export const rowSk = (row: number): string => `ROW#${String(row).padStart(ROW_DIGITS, '0')}`;
+export const paddedRow = (row: number): string => String(row).padStart(ROW_DIGITS, '0');
+export const rowSk = (row: number): string => `ROW#${paddedRow(row)}`;
 export const ROW_SK_PREFIX = 'ROW#';
 export const pollShardOf = (row: number): string => `POLL#${row % POLL_SHARDS}`;
 export const allPollShards = (): string[] =>

@@ -304,3 +304,8 @@ function isSuccess(status: number): boolean {
 function hasCode(errors: ApiError[], code: string): boolean {
   return errors.some((error) => error.code === code);
 }
+
+/** The Retry-After an outcome carries (429, 503, retry-later), or null. */
+export function retryAfterOf(outcome: CreateOutcome | GetOutcome): number | null {
+  return 'retryAfterMs' in outcome ? outcome.retryAfterMs : null;
+}

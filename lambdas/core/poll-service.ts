@@ -2,7 +2,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { GiftingApi } from '../ports/gifting-api.ts';
 import type { BatchCounts, Ledger, RowRecord } from '../ports/ledger.ts';
 import { mapWithConcurrency } from './concurrency.ts';
-import { classifyGet, type GetOutcome } from './outcome.ts';
+import { classifyGet, type GetOutcome, retryAfterOf } from './outcome.ts';
 import { type FleetRateLimiter, type LimiterFeedback, Permits } from './rate-limiter.ts';
 
 export interface PollSettings {
@@ -160,10 +160,4 @@ function feedbackOf(outcome: GetOutcome): LimiterFeedback {
   if (outcome.kind !== 'retry-later') return 'accepted';
   if (outcome.reason === 'unavailable') return 'unavailable';
   return outcome.httpStatus === null ? 'no-answer' : 'accepted';
-}
-
-function retryAfterOf(outcome: GetOutcome): number | null {
-  return outcome.kind === 'throttled' || outcome.kind === 'retry-later'
-    ? outcome.retryAfterMs
-    : null;
 }

@@ -116,15 +116,7 @@ export class FleetRateLimiter {
     if (this.#pausedUntil > slotAt) return 'paused';
     const wait = slotAt - this.#clock.now();
     if (wait > 0) await this.#sleep(wait);
-    if (this.#pausedUntil > this.#clock.now()) return 'paused';
-    const shared = await this.#freshSharedState();
-    const now = this.#clock.now();
-    if (shared && shared.pausedUntil > now) {
-      this.#pausedUntil = Math.max(this.#pausedUntil, shared.pausedUntil);
-      return 'paused';
-    }
-    // A throttle may have arrived on this instance while the shared state was being read.
-    return this.#pausedUntil > now ? 'paused' : 'go';
+    return (await this.clearToSend()) ? 'go' : 'paused';
   }
 
   /**

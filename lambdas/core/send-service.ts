@@ -2,7 +2,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { GiftingApi } from '../ports/gifting-api.ts';
 import type { Ledger, RowError, SendRecord } from '../ports/ledger.ts';
 import type { SendMessage } from '../ports/send-queue.ts';
-import { type CreateOutcome, classifyCreate } from './outcome.ts';
+import { type CreateOutcome, classifyCreate, retryAfterOf } from './outcome.ts';
 import type { FleetRateLimiter, LimiterFeedback, Permits } from './rate-limiter.ts';
 
 /** How long a sender trusts what it last read of a batch's phase (a stop, a resume). */
@@ -239,10 +239,4 @@ function feedbackOf(outcome: CreateOutcome): LimiterFeedback {
     default:
       return 'accepted';
   }
-}
-
-function retryAfterOf(outcome: CreateOutcome): number | null {
-  return outcome.kind === 'throttled' || outcome.kind === 'unavailable'
-    ? outcome.retryAfterMs
-    : null;
 }
