@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { preflightCommand } from './commands/preflight.ts';
 import { resumeCommand, runCommand } from './commands/run.ts';
 import { sandboxCommand } from './commands/sandbox.ts';
 import { validateCommand } from './commands/validate.ts';
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
   program.addCommand(runCommand());
   program.addCommand(resumeCommand());
   program.addCommand(validateCommand());
+  program.addCommand(preflightCommand());
   program.addCommand(sandboxCommand());
   return program;
 }

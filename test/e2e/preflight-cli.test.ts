@@ -1,0 +1,100 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), 'gift-batch-preflight-'));
+
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `gift-batch preflight …` exactly as a user runs it, against the built-in sandbox. */
+function preflight(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['bin/gift-batch.js', 'preflight', ...args, '--state-dir', join(scratch, 'state')],
+      { cwd: ROOT },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe('gift-batch preflight', () => {
+  it('exits 1 and prints one problem per line, naming the rows', async () => {
+    // Act
+    const run = await preflight('test/fixtures/preflight/every-problem.csv');
+
+    // Assess
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('12 rows, 12 checked against 4 campaigns');
+    expect(run.stdout).toContain('7 problems found before sending:');
+    expect(run.stdout).toContain(
+      '  archived campaign: campaign 33333333-3333-4333-8333-333333333333 (Holiday 2025) is archived: 2 rows (rows 3, 4) would be rejected',
+    );
+    expect(run.stdout).toMatch(
+      /\n {2}not enough stock: 3 rows want SOCKS-LAST \(quantity 3\), 1 in stock in campaign 2{8}-.*: rows 9, 10, 11; about 2 short\n/,
+    );
+    expect(run.stderr).toBe('');
+  });
+
+  it('prints the report as JSON with --json', async () => {
+    // Act
+    const run = await preflight('examples/recipients.csv', '--json');
+
+    // Assess
+    expect(run.code).toBe(1);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({
+      file: 'examples/recipients.csv',
+      ok: false,
+      rows: 12,
+      checkedRows: 9,
+      invalidRows: 3,
+      fileError: null,
+    });
+    expect(report.findings).toMatchObject([
+      {
+        kind: 'unknown-variant',
+        sku: 'HOODIE-XXL-PNK',
+        rows: 1,
+        examples: [{ row: 11, line: 12, externalId: 'EMP-011' }],
+      },
+    ]);
+  });
+
+  it('exits 0 on a file with nothing to find', async () => {
+    // Act
+    const run = await preflight(
+      'test/fixtures/recipients/all-valid.csv',
+      '--campaign',
+      '11111111-1111-4111-8111-111111111111',
+    );
+
+    // Assess
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('no problems found');
+  });
+
+  it('exits 2 on a file that cannot be read', async () => {
+    // Act
+    const missing = await preflight(join(scratch, 'nope.csv'));
+    const broken = await preflight('test/fixtures/recipients/unbalanced-quotes.csv');
+
+    // Assess
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('no such file');
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/quote/);
+  });
+});
