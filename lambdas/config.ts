@@ -1,3 +1,5 @@
+import { DEFAULT_MAX_ROWS_PER_FILE } from './core/recipients/index.ts';
+
 /**
  * The handlers' configuration: read from the environment once, validated, frozen. A missing or
  * malformed variable fails at cold start with a message naming it, not in the middle of a batch.
@@ -113,7 +115,7 @@ export interface SplitterConfig {
 export function splitterConfig(env: Environment = process.env): Readonly<SplitterConfig> {
   return Object.freeze({
     defaultCampaignId: env.DEFAULT_CAMPAIGN_ID?.trim() || null,
-    maxRows: optionalNumber(env, 'MAX_ROWS_PER_FILE', 100_000, { min: 1 }),
+    maxRows: optionalNumber(env, 'MAX_ROWS_PER_FILE', DEFAULT_MAX_ROWS_PER_FILE, { min: 1 }),
   });
 }
 

@@ -5,6 +5,7 @@ import type { SendQueue } from '../ports/send-queue.ts';
 import { batchIdForObject } from './batch-id.ts';
 import {
   campaignFromUploadKey,
+  type RecipientFile,
   RecipientFileError,
   type RecipientFileSummary,
   type RecipientRow,
@@ -14,7 +15,7 @@ import {
 export interface SplitSettings {
   /** Campaign for rows without one (the CLI's `--campaign`); the upload key may also name one. */
   defaultCampaignId: string | null;
-  /** A file with more data rows is refused from that row on, unless raised. */
+  /** A file with more data rows is refused whole: none of its rows is recorded or sent. */
   maxRows: number;
   /** Rows written to the ledger and queued together. */
   chunkSize: number;
@@ -46,12 +47,14 @@ export type SplitResult =
  * Primary course:
  * 1. Derive the batch id from the object's identity and create the batch; a duplicate event for the
  *    same object finds it and stops here.
- * 2. Stream the file through the reader: every row is validated as it comes, never the whole file
+ * 2. A file big enough to hold more rows than the limit is counted first (parsed, nothing written):
+ *    over the limit, it is refused whole, and not one of its rows is recorded or sent.
+ * 3. Stream the file through the reader: every row is validated as it comes, never the whole file
  *    in memory.
- * 3. Record each chunk of rows in the ledger first (valid ones `pending` with their exact body,
+ * 4. Record each chunk of rows in the ledger first (valid ones `pending` with their exact body,
  *    invalid ones with every error), then queue the valid ones: a row is never on the queue without
  *    its ledger entry.
- * 4. Close the split with the totals, and the reason when the file turned unreadable part-way.
+ * 5. Close the split with the totals, and the reason when the file turned unreadable part-way.
  */
 export class SplitService {
   readonly #ledger: Ledger;
@@ -88,18 +91,32 @@ export class SplitService {
     });
     if (!created) return { kind: 'duplicate', batchId };
 
-    const stored = await this.#objects.open(object.bucket, object.key);
+    let stored = await this.#objects.open(object.bucket, object.key);
+    if (stored && couldExceedRowLimit(stored.size, this.#settings.maxRows)) {
+      const refusal = await this.#countRows(this.#reader(object, stored.body));
+      if (refusal) {
+        await this.#ledger.completeSplit(
+          batchId,
+          { rows: 0, valid: 0, invalid: 0 },
+          refusal.message,
+        );
+        return {
+          kind: 'split',
+          batchId,
+          ...NO_ROWS,
+          fileError: refusal.message,
+          summary: refusal.summary,
+        };
+      }
+      stored = await this.#objects.open(object.bucket, object.key);
+    }
     if (!stored) {
       const reason = `the file s3://${object.bucket}/${object.key} was deleted before it could be read`;
       await this.#ledger.completeSplit(batchId, { rows: 0, valid: 0, invalid: 0 }, reason);
       return { kind: 'gone', batchId };
     }
 
-    const file = readRecipients(stored.body, {
-      fileName: object.key,
-      defaultCampaignId: this.#settings.defaultCampaignId ?? campaignFromUploadKey(object.key),
-      maxRows: this.#settings.maxRows,
-    });
+    const file = this.#reader(object, stored.body);
     const totals = { rows: 0, valid: 0, invalid: 0 };
     let fileError: string | null = null;
     let chunk: RecipientRow[] = [];
@@ -119,6 +136,34 @@ export class SplitService {
     await this.#record(batchId, chunk, totals);
     await this.#ledger.completeSplit(batchId, totals, fileError);
     return { kind: 'split', batchId, ...totals, fileError, summary: file.summary() };
+  }
+
+  #reader(object: UploadedObject, body: AsyncIterable<Uint8Array>): RecipientFile {
+    return readRecipients(body, {
+      fileName: object.key,
+      defaultCampaignId: this.#settings.defaultCampaignId ?? campaignFromUploadKey(object.key),
+      maxRows: this.#settings.maxRows,
+    });
+  }
+
+  /**
+   * The counting pass: parses the whole file, writes nothing. Only the row limit refuses here; any
+   * other problem is met again by the pass that records rows, which keeps the rows before it.
+   */
+  async #countRows(
+    file: RecipientFile,
+  ): Promise<{ message: string; summary: RecipientFileSummary } | null> {
+    try {
+      for await (const _row of file) {
+        // Counting only: the reader throws at the first row past the limit.
+      }
+    } catch (error) {
+      if (error instanceof RecipientFileError && error.code === 'too_many_rows') {
+        return { message: error.message, summary: file.summary() };
+      }
+      if (!(error instanceof RecipientFileError)) throw error;
+    }
+    return null;
   }
 
   async #record(
@@ -141,6 +186,18 @@ export class SplitService {
   #isoNow(): string {
     return new Date(this.#clock.now()).toISOString();
   }
+}
+
+const NO_ROWS = { rows: 0, valid: 0, invalid: 0 } as const;
+
+/**
+ * The fewest bytes a data row can take: one visible character and a line break (blank lines are not
+ * rows). A smaller object cannot exceed the limit, so it needs no counting pass.
+ */
+const MIN_BYTES_PER_ROW = 2;
+
+export function couldExceedRowLimit(sizeBytes: number, maxRows: number): boolean {
+  return sizeBytes > maxRows * MIN_BYTES_PER_ROW;
 }
 
 /** Local validation errors read like &Open's, with where in the file they are. */

@@ -154,6 +154,30 @@ describe('gift-batch validate', () => {
     });
   });
 
+  it('refuses a file over --max-rows whole (exit 2), and takes one at or under it', async () => {
+    // Prepare
+    const file = join(scratch, 'four-rows.csv');
+    writeFileSync(file, `campaign_id,first_name,last_name\n${`${CAMPAIGN},A,B\n`.repeat(4)}`);
+
+    // Act
+    const [over, at, under] = await Promise.all([
+      giftBatch(file, '--max-rows', '3'),
+      giftBatch(file, '--max-rows', '4', '--json'),
+      giftBatch(file, '--max-rows', '5'),
+    ]);
+
+    // Assess
+    expect(over.code).toBe(2);
+    expect(over.stderr).toBe(
+      `gift-batch validate: ${file}: the file has more than 3 data rows (the limit per file); ` +
+        'split it, or raise the limit with --max-rows / MAX_ROWS_PER_FILE\n',
+    );
+    expect(at.code).toBe(0);
+    expect(JSON.parse(at.stdout)).toMatchObject({ ok: true, rows: 4 });
+    expect(under.code).toBe(0);
+    expect(under.stdout).toContain('4 rows: 4 valid, 0 invalid');
+  });
+
   it('explains itself with --help, example included', async () => {
     // Prepare
     const flag = '--help';
@@ -166,5 +190,6 @@ describe('gift-batch validate', () => {
     expect(run.stdout).toContain('Usage: gift-batch validate [options] <file>');
     expect(run.stdout).toContain('$ gift-batch validate examples/recipients.csv');
     expect(run.stdout).toContain('--max-errors <n>');
+    expect(run.stdout).toContain('--max-rows <n>');
   });
 });

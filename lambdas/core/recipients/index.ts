@@ -12,6 +12,7 @@ export { DuplicateFinder, hash52 } from './duplicates.ts';
 export { RecipientFileError, type RecipientFileErrorCode, type RowError } from './errors.ts';
 export {
   DEFAULT_MAX_FIELD_BYTES,
+  DEFAULT_MAX_ROWS_PER_FILE,
   type FileWarning,
   type FileWarningCode,
   formatFromFileName,
@@ -20,6 +21,7 @@ export {
   type RecipientFileSummary,
   type RecipientFormat,
   readRecipients,
+  tooManyRowsMessage,
 } from './read-recipients.ts';
 export { buildBody, checkCandidate, type FieldRule, SCHEMA } from './schema.ts';
 export { campaignFromUploadKey } from './upload-key.ts';

@@ -17,7 +17,7 @@ export interface ReadRecipientsOptions {
   defaultCampaignId?: string | null;
   /** A longer field (CSV) or line (JSONL) is fatal. Default 1 MiB. */
   maxFieldBytes?: number;
-  /** More data rows than this is fatal. Default: no limit. */
+  /** More data rows than this is fatal (the whole file is refused). Default: no limit. */
   maxRows?: number | null;
 }
 
@@ -55,6 +55,16 @@ export interface RecipientFile extends AsyncIterable<RecipientRow> {
 }
 
 export const DEFAULT_MAX_FIELD_BYTES = 1024 * 1024;
+/** The most data rows one file may hold unless raised (`--max-rows`, `MAX_ROWS_PER_FILE`). */
+export const DEFAULT_MAX_ROWS_PER_FILE = 100_000;
+
+/** Why a file over the row limit is refused whole, and the two ways out. */
+export function tooManyRowsMessage(maxRows: number): string {
+  return (
+    `the file has more than ${maxRows.toLocaleString('en-US')} data rows (the limit per file); ` +
+    'split it, or raise the limit with --max-rows / MAX_ROWS_PER_FILE'
+  );
+}
 const MAX_KEY_WARNINGS = 50;
 
 /**
@@ -163,7 +173,7 @@ class RecipientFileReader implements RecipientFile {
           continue;
         }
         const line = record.line;
-        const row = this.#nextRow(line);
+        const row = this.#nextRow();
         const checked = checkCsvRow(record.fields, header, this.#defaultCampaignId);
         const written = header.written;
         yield this.#finish(checked, row, line, (key) => written[key] ?? null);
@@ -182,7 +192,7 @@ class RecipientFileReader implements RecipientFile {
     try {
       for await (const { text, line } of readTextLines(texts, this.#maxFieldBytes)) {
         lastLine = line;
-        const row = this.#nextRow(line);
+        const row = this.#nextRow();
         const checked = checkJsonRow(text, this.#defaultCampaignId);
         for (const key of checked.unknownKeys ?? []) {
           if (this.#warnedKeys.has(key) || this.#warnedKeys.size >= MAX_KEY_WARNINGS) continue;
@@ -234,14 +244,11 @@ class RecipientFileReader implements RecipientFile {
     return header;
   }
 
-  #nextRow(line: number): number {
+  #nextRow(): number {
     const row = this.#summary.rows + 1;
     if (this.#maxRows !== null && row > this.#maxRows) {
-      throw new RecipientFileError(
-        'too_many_rows',
-        `the file has more than ${this.#maxRows} rows, the most one batch takes; split it`,
-        { line },
-      );
+      // No line: the file is refused as a whole, not from this row on.
+      throw new RecipientFileError('too_many_rows', tooManyRowsMessage(this.#maxRows));
     }
     this.#summary.rows = row;
     return row;

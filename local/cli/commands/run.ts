@@ -24,6 +24,8 @@ export interface RunOptions {
   out?: string;
   concurrency?: number;
   maxRps?: number;
+  /** The row limit per file (MAX_ROWS_PER_FILE): a bigger file is refused whole. */
+  maxRows?: number;
   fresh?: boolean;
   stateDir?: string;
 }
@@ -130,7 +132,7 @@ async function withLocalPipeline(
       ...(apiUrl ? { apiUrl } : {}),
       ...(apiKey ? { apiKey } : {}),
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-      ...(options.maxRps ? { environment: { ANDOPEN_MAX_RPS: String(options.maxRps) } } : {}),
+      environment: handlerEnvironment(options),
     });
     if (signal?.aborted) throw new LocalPipelineError('interrupted');
     const resumed = await pipeline.reconcile();
@@ -148,6 +150,14 @@ async function withLocalPipeline(
   } finally {
     await pipeline?.stop();
   }
+}
+
+/** What the CLI's options set in the handlers' environment, as the stack's settings do in AWS. */
+function handlerEnvironment(options: RunOptions): Record<string, string> {
+  return {
+    ...(options.maxRps ? { ANDOPEN_MAX_RPS: String(options.maxRps) } : {}),
+    ...(options.maxRows ? { MAX_ROWS_PER_FILE: String(options.maxRows) } : {}),
+  };
 }
 
 async function resumeStopped(
@@ -245,13 +255,19 @@ export function runCommand(): Command {
       )
       .argument('<file>', 'recipient file: .csv or .jsonl')
       .option('--campaign <id>', 'campaign for rows whose campaign_id is blank')
+      .option(
+        '--max-rows <n>',
+        'refuse a file with more data rows than this, sending none of it (default 100,000; also $MAX_ROWS_PER_FILE)',
+        positiveInteger,
+      )
       .option('--fresh', 'forget every earlier batch in the local ledger first'),
   )
     .addHelpText(
       'after',
       `
 Exit codes: 0 the batch completed (rejected and invalid rows are reported in the file),
-1 the run itself failed, 2 the file cannot be read, 3 the batch stopped on a configuration
+1 the run itself failed, 2 the file cannot be read or has more rows than --max-rows
+(nothing of it is sent), 3 the batch stopped on a configuration
 error (bad key, wrong URL) with no row spent, 130 interrupted (run again to carry on).
 
 Example:

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import {
+  DEFAULT_MAX_ROWS_PER_FILE,
   RecipientFileError,
   type RecipientFileSummary,
   type RowError,
@@ -13,6 +14,8 @@ export interface ValidateOptions {
   json?: boolean;
   /** How many row errors to print; the rest are only counted. */
   maxErrors?: number;
+  /** A file with more data rows is refused whole, as the pipeline would refuse it. */
+  maxRows?: number;
 }
 
 /** Where the command writes; process.stdout/stderr in real use, buffers in tests. */
@@ -45,6 +48,7 @@ export async function runValidate(
   const recipients = readRecipients(createReadStream(file, { highWaterMark: 64 * 1024 }), {
     fileName: file,
     defaultCampaignId: options.campaign ?? null,
+    maxRows: options.maxRows ?? DEFAULT_MAX_ROWS_PER_FILE,
   });
   const shown: ShownError[] = [];
   let totalErrors = 0;
@@ -178,6 +182,11 @@ function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
+function parseMaxRows(value: string): number {
+  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('must be a whole number ≥ 1.');
+  return Number(value);
+}
+
 function parseMaxErrors(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number, 0 or more.');
   return Number(value);
@@ -194,6 +203,11 @@ export function validateCommand(): Command {
         '--max-errors <n>',
         `how many row errors to print (default ${DEFAULT_MAX_ERRORS})`,
         parseMaxErrors,
+      )
+      .option(
+        '--max-rows <n>',
+        `refuse a file with more data rows than this, as the pipeline does (default ${DEFAULT_MAX_ROWS_PER_FILE.toLocaleString('en-US')}; MAX_ROWS_PER_FILE)`,
+        parseMaxRows,
       )
       .addHelpText(
         'after',
@@ -213,7 +227,8 @@ Exit codes:
   0  every row is valid
   1  some rows are invalid
   2  the file cannot be read (missing, binary, empty, no header, required column missing,
-     field over 1 MiB, unbalanced quotes)
+     field over 1 MiB, unbalanced quotes), or it has more data rows than --max-rows
+     (the pipeline refuses such a file whole: split it, or raise the limit)
 
 Examples:
   $ gift-batch validate examples/recipients.csv

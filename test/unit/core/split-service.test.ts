@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { batchIdForObject } from '../../../lambdas/core/batch-id.ts';
-import { LOCAL_VALIDATION_ERROR_TYPE, SplitService } from '../../../lambdas/core/split-service.ts';
+import {
+  couldExceedRowLimit,
+  LOCAL_VALIDATION_ERROR_TYPE,
+  SplitService,
+} from '../../../lambdas/core/split-service.ts';
 import { InMemoryLedger } from '../../support/in-memory-ledger.ts';
 import { InMemoryObjectStore, RecordingSendQueue } from '../../support/in-memory-ports.ts';
 
@@ -125,21 +129,82 @@ describe('SplitService', () => {
     expect((await ledger.getBatch(result.batchId))?.fileError).toMatch(/deleted/);
   });
 
-  it('refuses rows beyond the configured maximum, keeping those before it', async () => {
-    // Prepare
-    const { ledger, objects, service } = setUp({ maxRows: 2 });
-    objects.put(
-      'uploads',
-      'uploads/big.csv',
-      `campaign_id,first_name,last_name\n${CAMPAIGN},A,B\n${CAMPAIGN},C,D\n${CAMPAIGN},E,F\n`,
-    );
+  describe('the row limit', () => {
+    const rows = (count: number) =>
+      `campaign_id,first_name,last_name\n${Array.from({ length: count }, (_, i) => `${CAMPAIGN},A${i},B\n`).join('')}`;
 
-    // Act
-    const result = await service.split(object('uploads/big.csv'));
+    it('refuses a file one row over the limit whole: no row recorded, none queued', async () => {
+      // Prepare
+      const { ledger, objects, queue, service } = setUp({ maxRows: 3 });
+      objects.put('uploads', 'uploads/big.csv', rows(4));
 
-    // Assess
-    expect(result).toMatchObject({ rows: 2 });
-    expect((await ledger.getBatch(result.batchId))?.fileError).toMatch(/2/);
+      // Act
+      const result = await service.split(object('uploads/big.csv'));
+
+      // Assess
+      expect(result).toMatchObject({ kind: 'split', rows: 0, valid: 0, invalid: 0 });
+      expect(queue.sent).toEqual([]);
+      expect(ledger.rows.size).toBe(0);
+      const batch = await ledger.getBatch(result.batchId);
+      expect(batch?.fileError).toBe(
+        'the file has more than 3 data rows (the limit per file); split it, or raise the limit with --max-rows / MAX_ROWS_PER_FILE',
+      );
+      expect(batch).toMatchObject({ phase: 'sending', counts: { rows: 0, valid: 0, invalid: 0 } });
+    });
+
+    it('takes a file of exactly the limit, and one just under it, whole', async () => {
+      // Prepare
+      const { ledger, objects, queue, service } = setUp({ maxRows: 3 });
+      objects.put('uploads', 'uploads/at.csv', rows(3));
+      objects.put('uploads', 'uploads/under.csv', rows(2));
+
+      // Act
+      const at = await service.split(object('uploads/at.csv'));
+      const under = await service.split(object('uploads/under.csv'));
+
+      // Assess
+      expect(at).toMatchObject({ kind: 'split', rows: 3, valid: 3, fileError: null });
+      expect(under).toMatchObject({ kind: 'split', rows: 2, valid: 2, fileError: null });
+      expect(queue.sent).toHaveLength(5);
+      expect((await ledger.getBatch(at.batchId))?.counts.rows).toBe(3);
+    });
+
+    it('refuses a huge file after counting only up to the limit', async () => {
+      // Prepare
+      const { ledger, objects, queue, service } = setUp({ maxRows: 1_000 });
+      objects.put('uploads', 'uploads/huge.csv', rows(50_000));
+
+      // Act
+      const result = await service.split(object('uploads/huge.csv'));
+
+      // Assess
+      expect(result).toMatchObject({ rows: 0, summary: { rows: 1_000, finished: false } });
+      expect(queue.sent).toEqual([]);
+      expect(ledger.rows.size).toBe(0);
+    });
+
+    it('still keeps the rows before a broken line in a file counted first', async () => {
+      // Prepare
+      const { objects, queue, service } = setUp({ maxRows: 3 });
+      objects.put('uploads', 'uploads/broken.csv', `${rows(2)}${CAMPAIGN},"E,F\n`);
+
+      // Act
+      const result = await service.split(object('uploads/broken.csv'));
+
+      // Assess
+      expect(result).toMatchObject({
+        kind: 'split',
+        rows: 2,
+        fileError: expect.stringMatching(/line 4/),
+      });
+      expect(queue.sent).toHaveLength(2);
+    });
+
+    it('counts only objects big enough to hold more rows than the limit', () => {
+      // Assess
+      expect(couldExceedRowLimit(200_000, 100_000)).toBe(false);
+      expect(couldExceedRowLimit(200_001, 100_000)).toBe(true);
+    });
   });
 });
 

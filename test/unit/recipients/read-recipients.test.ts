@@ -357,7 +357,7 @@ describe('readRecipients: fatal file problems', () => {
     expect(error).toMatchObject({ code: 'unbalanced_quotes', line: 3 });
   });
 
-  it('stops past maxRows with a clear error', async () => {
+  it('stops past maxRows with an error that refuses the whole file and says how to raise it', async () => {
     // Prepare
     const text = `campaign_id,first_name,last_name\n${`${CAMPAIGN},A,B\n`.repeat(4)}`;
 
@@ -368,9 +368,9 @@ describe('readRecipients: fatal file problems', () => {
 
     // Assess
     expect(items).toHaveLength(3);
-    expect(error).toMatchObject({ code: 'too_many_rows', line: 5 });
+    expect(error).toMatchObject({ code: 'too_many_rows', line: null });
     expect((error as Error).message).toBe(
-      'line 5: the file has more than 3 rows, the most one batch takes; split it',
+      'the file has more than 3 data rows (the limit per file); split it, or raise the limit with --max-rows / MAX_ROWS_PER_FILE',
     );
   });
 
