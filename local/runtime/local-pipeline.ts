@@ -22,7 +22,7 @@ import { ReconcileService } from '../../lambdas/core/reconcile-service.ts';
 import { uploadedObjectOf } from '../../lambdas/handlers/s3-records.ts';
 import { systemClock } from '../../lambdas/ports/clock.ts';
 import type { BatchRecord } from '../../lambdas/ports/ledger.ts';
-import type { LimiterState } from '../../lambdas/ports/rate-limit.ts';
+import type { LimiterState, LimiterStore } from '../../lambdas/ports/rate-limit.ts';
 import { PIPELINE } from '../../lib/pipeline-settings.ts';
 import {
   SANDBOX_API_KEY,
@@ -106,6 +106,8 @@ let loadedEnvironment: string | null = null;
  */
 export class LocalPipeline {
   readonly ledger: DynamoDbLedger;
+  /** Where the handlers' &Open is (the sandbox's URL or the given one) and the key they use. */
+  readonly andOpen: { baseUrl: string; apiKey: string };
   readonly #limiterStore: DynamoDbLimiterStore;
   readonly sandbox: Sandbox | null;
   readonly #stops: (() => Promise<void>)[];
@@ -120,6 +122,7 @@ export class LocalPipeline {
 
   private constructor(parts: {
     ledger: DynamoDbLedger;
+    andOpen: { baseUrl: string; apiKey: string };
     limiterStore: DynamoDbLimiterStore;
     sandbox: Sandbox | null;
     stops: (() => Promise<void>)[];
@@ -132,6 +135,7 @@ export class LocalPipeline {
     sendDlqUrl: string;
   }) {
     this.ledger = parts.ledger;
+    this.andOpen = parts.andOpen;
     this.#limiterStore = parts.limiterStore;
     this.sandbox = parts.sandbox;
     this.#stops = parts.stops;
@@ -253,6 +257,7 @@ export class LocalPipeline {
 
       return new LocalPipeline({
         ledger: new DynamoDbLedger({ client: dynamo, tableName: LOCAL_NAMES.ledgerTable }),
+        andOpen: { baseUrl: environment.ANDOPEN_BASE_URL as string, apiKey },
         limiterStore: new DynamoDbLimiterStore({
           client: dynamo,
           tableName: LOCAL_NAMES.ledgerTable,
@@ -280,6 +285,11 @@ export class LocalPipeline {
 
   get sendQueueUrl(): string {
     return this.#sendQueueUrl;
+  }
+
+  /** The fleet's shared rate state in the ledger table: other callers of &Open draw from it too. */
+  get limiterStore(): LimiterStore {
+    return this.#limiterStore;
   }
 
   /** The fleet's shared view of &Open's rate limit: the rate, and a pause with its reason. */

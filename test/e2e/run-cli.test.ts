@@ -59,7 +59,15 @@ describe('gift-batch run, as a user runs it', () => {
     const out = join(dir, 'first', 'results.csv');
 
     // Act
-    const run = await runCli(['run', SAMPLE, '--state-dir', join(dir, 'state'), '--out', out]);
+    const run = await runCli([
+      'run',
+      SAMPLE,
+      '--yes',
+      '--state-dir',
+      join(dir, 'state'),
+      '--out',
+      out,
+    ]);
 
     // Assess
     expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
@@ -82,7 +90,15 @@ describe('gift-batch run, as a user runs it', () => {
     const out = join(dir, 'again', 'results.csv');
 
     // Act
-    const run = await runCli(['run', SAMPLE, '--state-dir', join(dir, 'state'), '--out', out]);
+    const run = await runCli([
+      'run',
+      SAMPLE,
+      '--yes',
+      '--state-dir',
+      join(dir, 'state'),
+      '--out',
+      out,
+    ]);
 
     // Assess
     expect(run.code).toBe(0);
@@ -94,11 +110,14 @@ describe('gift-batch run, as a user runs it', () => {
   it('stops everything it started on Ctrl-C, and the same command carries on', async () => {
     // Act: interrupt once the batch is under way (its first progress line).
     const state = join(dir, 'interrupted');
-    const run = await runCli(['run', SAMPLE, '--state-dir', state, '--out', join(dir, 'x.csv')], {
-      onStderr: (child, text) => {
-        if (/validated|reading the file/.test(text) && !child.killed) child.kill('SIGINT');
+    const run = await runCli(
+      ['run', SAMPLE, '--yes', '--state-dir', state, '--out', join(dir, 'x.csv')],
+      {
+        onStderr: (child, text) => {
+          if (/validated|reading the file/.test(text) && !child.killed) child.kill('SIGINT');
+        },
       },
-    });
+    );
 
     // Assess
     expect(run.code).toBe(130);
@@ -110,6 +129,7 @@ describe('gift-batch run, as a user runs it', () => {
     const resumed = await runCli([
       'run',
       SAMPLE,
+      '--yes',
       '--state-dir',
       state,
       '--out',
@@ -138,6 +158,7 @@ describe('gift-batch run, as a user runs it', () => {
     const refused = await runCli([
       'run',
       SAMPLE,
+      '--yes',
       '--state-dir',
       state,
       '--out',
@@ -145,7 +166,7 @@ describe('gift-batch run, as a user runs it', () => {
       '--api-key',
       'ao-v1-staging-wrongkey',
     ]);
-    const resumed = await runCli(['run', SAMPLE, '--state-dir', state, '--out', out]);
+    const resumed = await runCli(['run', SAMPLE, '--yes', '--state-dir', state, '--out', out]);
 
     // Assess
     expect(refused.code).toBe(3);
@@ -163,6 +184,7 @@ describe('gift-batch run, as a user runs it', () => {
     const refused = await runCli([
       'run',
       SAMPLE,
+      '--yes',
       '--state-dir',
       state,
       '--api-key',

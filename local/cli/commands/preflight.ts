@@ -238,3 +238,65 @@ Examples:
       process.exitCode = await runPreflight(file, options);
     });
 }
+
+/** `gift-batch run` stops here without sending when problems were found and nobody said yes. */
+export const EXIT_NOT_APPROVED = 4;
+
+export interface SendApproval {
+  /** `--yes`: send without asking (scripts). */
+  yes: boolean;
+  /** Asks a person on the terminal; null when there is no terminal to ask on. */
+  ask: ((question: string) => Promise<string>) | null;
+  say: (line: string) => void;
+}
+
+/**
+ * The yes a batch with problems needs before it is sent: `--yes`, or a person's "y" at the prompt.
+ * Without a terminal and without --yes the answer is no: a script must opt in, never by default.
+ */
+export async function approveSending(question: string, approval: SendApproval): Promise<boolean> {
+  if (approval.yes) {
+    approval.say(`${question} yes (--yes)`);
+    return true;
+  }
+  if (approval.ask === null) {
+    approval.say(
+      `${question} not without a yes: nothing was sent. Fix the file, or run again with --yes to send anyway (exit code ${EXIT_NOT_APPROVED}).`,
+    );
+    return false;
+  }
+  const answer = (await approval.ask(`${question} [y/N] `)).trim().toLowerCase();
+  const yes = answer === 'y' || answer === 'yes';
+  if (!yes) approval.say('not sent: nothing left this machine.');
+  return yes;
+}
+
+/**
+ * The preflight of `gift-batch run`, before the file is split: prints what it found and asks
+ * whether to send anyway. True: go ahead (no problems, `--yes`, or a person said yes).
+ */
+export async function preflightBeforeSending(
+  file: string,
+  deps: {
+    api: GiftingApi;
+    limiterStore: LimiterStore;
+    campaign?: string;
+    maxRps?: number;
+    approval: SendApproval;
+  },
+): Promise<boolean> {
+  const { say } = deps.approval;
+  say('preflight: checking the file against &Open’s campaigns…');
+  const report = await preflightFile(file, deps);
+  if (report.findings.length === 0) {
+    say(
+      `preflight: no problems found (${plural(report.campaigns.length, 'campaign')}, ${plural(report.checkedRows, 'row')} checked)`,
+    );
+    return true;
+  }
+  for (const line of preflightText(file, report).trimEnd().split('\n')) say(line);
+  return approveSending(
+    `${plural(report.findings.length, 'problem')} found: send anyway?`,
+    deps.approval,
+  );
+}

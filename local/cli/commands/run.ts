@@ -1,6 +1,8 @@
 import { access, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { AndOpenHttpClient } from '../../../lambdas/adapters/andopen-http-client.ts';
 import type { ResultsSummary } from '../../../lambdas/core/results.ts';
 import type { BatchRecord } from '../../../lambdas/ports/ledger.ts';
 import {
@@ -9,11 +11,13 @@ import {
   LocalPipelineError,
 } from '../../runtime/local-pipeline.ts';
 import { ProgressReporter } from '../progress.ts';
+import { EXIT_NOT_APPROVED, preflightBeforeSending } from './preflight.ts';
 
 export const EXIT_COMPLETED = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_UNREADABLE = 2;
 export const EXIT_STOPPED = 3;
+export { EXIT_NOT_APPROVED };
 export const EXIT_INTERRUPTED = 130;
 
 export interface RunOptions {
@@ -28,11 +32,33 @@ export interface RunOptions {
   maxRows?: number;
   fresh?: boolean;
   stateDir?: string;
+  /** Send without asking when the preflight finds problems (scripts). */
+  yes?: boolean;
+  /** `--no-preflight` sets it false: the file is not checked against the campaigns first. */
+  preflight?: boolean;
 }
 
 interface Output {
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown; isTTY?: boolean };
+  /** Asks a person and resolves with the answer; absent without a terminal to ask on. */
+  ask?: (question: string) => Promise<string>;
+}
+
+/** Where a person can answer: a terminal on stdin, asked on stderr (stdout stays the summary). */
+function terminalOutput(): Output {
+  const output: Output = { stdout: process.stdout, stderr: process.stderr };
+  if (process.stdin.isTTY) {
+    output.ask = async (question) => {
+      const prompt = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return await prompt.question(question);
+      } finally {
+        prompt.close();
+      }
+    };
+  }
+  return output;
 }
 
 /**
@@ -47,7 +73,7 @@ interface Output {
 export async function runPipeline(
   file: string,
   options: RunOptions,
-  output: Output = { stdout: process.stdout, stderr: process.stderr },
+  output: Output = terminalOutput(),
   signal?: AbortSignal,
 ): Promise<number> {
   try {
@@ -63,6 +89,22 @@ export async function runPipeline(
     );
     const batchId = await batchIdOfUpload(event);
     const before = await pipeline.ledger.getBatch(batchId);
+    // A batch the ledger knows was checked (and agreed to) when it was first sent.
+    if (!before && options.preflight !== false) {
+      const client = new AndOpenHttpClient(pipeline.andOpen);
+      try {
+        const go = await preflightBeforeSending(file, {
+          api: client,
+          limiterStore: pipeline.limiterStore,
+          ...(options.campaign ? { campaign: options.campaign } : {}),
+          ...(options.maxRps ? { maxRps: options.maxRps } : {}),
+          approval: { yes: options.yes === true, ask: output.ask ?? null, say },
+        });
+        if (!go) return EXIT_NOT_APPROVED;
+      } finally {
+        client.close();
+      }
+    }
     if (before?.phase === 'complete') {
       say(`this file was already sent as batch ${batchId}: nothing is sent twice; its results:`);
     } else if (before?.phase === 'stopped') {
@@ -260,15 +302,22 @@ export function runCommand(): Command {
         'refuse a file with more data rows than this, sending none of it (default 100,000; also $MAX_ROWS_PER_FILE)',
         positiveInteger,
       )
-      .option('--fresh', 'forget every earlier batch in the local ledger first'),
+      .option('--fresh', 'forget every earlier batch in the local ledger first')
+      .option('-y, --yes', 'send even when the preflight finds problems, without asking')
+      .option('--no-preflight', 'do not check the file against the campaigns before sending'),
   )
     .addHelpText(
       'after',
       `
+Before sending a new file, run checks it against &Open's campaigns (as gift-batch preflight
+does). When it finds problems it prints them and asks "send anyway? [y/N]" on a terminal;
+--yes sends without asking; without a terminal and without --yes it sends nothing (exit 4).
+
 Exit codes: 0 the batch completed (rejected and invalid rows are reported in the file),
 1 the run itself failed, 2 the file cannot be read or has more rows than --max-rows
-(nothing of it is sent), 3 the batch stopped on a configuration
-error (bad key, wrong URL) with no row spent, 130 interrupted (run again to carry on).
+(nothing of it is sent), 3 the batch stopped on a configuration error (bad key, wrong URL)
+with no row spent, 4 not sent: the preflight found problems and nobody said yes,
+130 interrupted (run again to carry on).
 
 Example:
   gift-batch run examples/recipients.csv
