@@ -243,7 +243,7 @@ export class DynamoDbLedger implements Ledger {
           batchId,
           row,
           [
-            'SET #state = :created, requestId = :requestId, giftRequestId = :giftRequestId,',
+            'SET #state = :created, requestId = :requestId, sentAt = :now, giftRequestId = :giftRequestId,',
             'giftStatus = :giftStatus, redemptionUrl = :redemptionUrl, giftCreatedAt = :giftCreatedAt,',
             'giftUpdatedAt = :giftUpdatedAt, pollDeadlineAt = :pollDeadlineAt, updatedAt = :now',
             following ? ', pollShard = :pollShard, pollDueAt = :pollDueAt' : '',
@@ -269,7 +269,7 @@ export class DynamoDbLedger implements Ledger {
         return this.#moveFromSending(
           batchId,
           row,
-          'SET #state = :rejected, requestId = :requestId, #errors = :errors, updatedAt = :now',
+          'SET #state = :rejected, requestId = :requestId, sentAt = :now, #errors = :errors, updatedAt = :now',
           {
             ':rejected': 'rejected',
             ':requestId': record.requestId,
@@ -282,7 +282,7 @@ export class DynamoDbLedger implements Ledger {
         return this.#moveFromSending(
           batchId,
           row,
-          'SET #state = :unknown, requestId = :requestId, unknownReason = :reason, updatedAt = :now',
+          'SET #state = :unknown, requestId = :requestId, sentAt = :now, unknownReason = :reason, updatedAt = :now',
           {
             ':unknown': 'unknown',
             ':requestId': record.requestId,
@@ -513,6 +513,7 @@ function toRowRecord(item: Item): RowRecord {
     giftStatus: stringOrNull(item.giftStatus),
     redemptionUrl: stringOrNull(item.redemptionUrl),
     requestId: stringOrNull(item.requestId),
+    sentAt: stringOrNull(item.sentAt),
     unknownReason: stringOrNull(item.unknownReason),
     giftCreatedAt: stringOrNull(item.giftCreatedAt),
     giftUpdatedAt: stringOrNull(item.giftUpdatedAt),

@@ -1,6 +1,9 @@
 import type { Clock } from '../ports/clock.ts';
 import type { BatchRecord, Ledger, RowRecord } from '../ports/ledger.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
+import type { LimiterState, LimiterStore } from '../ports/rate-limit.ts';
+import type { RateContext, RatePause } from './report/index.ts';
+import { ReportTally, renderReportHtml } from './report/index.ts';
 import { type ResultsSummary, ResultsTally, resultsCsv } from './results.ts';
 
 export interface CompletionSettings {
@@ -10,19 +13,28 @@ export interface CompletionSettings {
    * it); a batch with no news for this long is checked row by row all the same.
    */
   recheckQuietBatchAfterMs: number;
+  /** The configured ceiling on requests per second to &Open, drawn on the report; null: none. */
+  ceilingRps?: number | null;
 }
 
 export interface CompletedBatch {
   batchId: string;
   csvKey: string;
   summaryKey: string;
+  reportKey: string;
   summary: ResultsSummary;
 }
 
-export const resultsKeys = (batchId: string): { csvKey: string; summaryKey: string } => ({
+export const resultsKeys = (
+  batchId: string,
+): { csvKey: string; summaryKey: string; reportKey: string } => ({
   csvKey: `results/${batchId}.csv`,
   summaryKey: `results/${batchId}.json`,
+  reportKey: `results/${batchId}.html`,
 });
+
+/** A Retry-After longer than this is not believable as one pause: its start is not drawn. */
+const LONGEST_BELIEVABLE_PAUSE_MS = 15 * 60_000;
 
 /**
  * Writes the results of every batch whose rows all have their final outcome.
@@ -31,24 +43,29 @@ export const resultsKeys = (batchId: string): { csvKey: string; summaryKey: stri
  * 1. Take the active batches whose counters say every row is decided and settled (or that have been
  *    quiet for a while).
  * 2. Confirm it row by row in the ledger: decided, and no created row still waiting for its URL.
- * 3. Stream the results CSV and its JSON summary to the results bucket, then mark the batch complete.
+ * 3. Stream the results CSV to the results bucket, tallying its JSON summary and its HTML report in
+ *    the same pass over the rows; write those two beside it, then mark the batch complete.
  */
 export class CompletionService {
   readonly #ledger: Ledger;
   readonly #objects: ObjectStore;
   readonly #clock: Clock;
   readonly #settings: CompletionSettings;
+  readonly #limiter: LimiterStore | null;
 
   constructor(deps: {
     ledger: Ledger;
     objects: ObjectStore;
     clock: Clock;
     settings: CompletionSettings;
+    /** The fleet's shared rate state, for the report's rate line and pause; optional. */
+    limiter?: LimiterStore;
   }) {
     this.#ledger = deps.ledger;
     this.#objects = deps.objects;
     this.#clock = deps.clock;
     this.#settings = deps.settings;
+    this.#limiter = deps.limiter ?? null;
   }
 
   async completeFinishedBatches(): Promise<CompletedBatch[]> {
@@ -64,12 +81,13 @@ export class CompletionService {
 
   /** Writes (or rewrites) a batch's results from the ledger and marks it complete. */
   async writeResults(batch: BatchRecord): Promise<CompletedBatch> {
-    const { csvKey, summaryKey } = resultsKeys(batch.batchId);
+    const { csvKey, summaryKey, reportKey } = resultsKeys(batch.batchId);
     const tally = new ResultsTally();
+    const report = new ReportTally();
     await this.#objects.write(
       this.#settings.resultsBucket,
       csvKey,
-      resultsCsv(tally.count(this.#ledger.listRows(batch.batchId))),
+      resultsCsv(report.count(tally.count(this.#ledger.listRows(batch.batchId)))),
       'text/csv; charset=utf-8',
     );
     const writtenAt = this.#isoNow();
@@ -84,13 +102,46 @@ export class CompletionService {
       `${JSON.stringify(summary, null, 2)}\n`,
       'application/json',
     );
+    const page = renderReportHtml(
+      report.data({
+        header: {
+          title: `Batch ${batch.batchId}`,
+          batchId: batch.batchId,
+          source: batch.source.description,
+          startedAt: batch.createdAt,
+          finishedAt: writtenAt,
+          resultsFile: csvKey.slice(csvKey.lastIndexOf('/') + 1),
+          generatedAt: writtenAt,
+          notes: batch.fileError ? [batch.fileError] : [],
+        },
+        rate: await this.#rateContext(batch),
+      }),
+    );
+    await this.#objects.write(
+      this.#settings.resultsBucket,
+      reportKey,
+      page,
+      'text/html; charset=utf-8',
+    );
     await this.#ledger.setPhase(
       batch.batchId,
       'complete',
       { completedAt: writtenAt, resultsKey: csvKey },
       writtenAt,
     );
-    return { batchId: batch.batchId, csvKey, summaryKey, summary };
+    return { batchId: batch.batchId, csvKey, summaryKey, reportKey, summary };
+  }
+
+  /** What the report draws of the fleet's rate: its learned rate, the ceiling, the latest pause. */
+  async #rateContext(batch: BatchRecord): Promise<RateContext> {
+    const state = this.#limiter ? await this.#limiter.read() : null;
+    const pause = state ? latestPause(state, Date.parse(batch.createdAt)) : null;
+    return {
+      learnedRps: state ? state.rate : null,
+      ceilingRps: this.#settings.ceilingRps ?? null,
+      pauses: pause ? [pause] : [],
+      stopReason: batch.stopReason,
+    };
   }
 
   #worthChecking(batch: BatchRecord): boolean {
@@ -125,4 +176,22 @@ export function isFinal(row: RowRecord): boolean {
     default:
       return false;
   }
+}
+
+/**
+ * The fleet's latest pause, when it ended after the batch began. The limiter keeps only that one:
+ * when it ended (`pausedUntil`), and when the throttle episode began (`throttledAt`, a 429's send
+ * instant) — which dates this pause only when it is recent enough to be the same one.
+ */
+function latestPause(state: LimiterState, batchStartMs: number): RatePause | null {
+  if (state.pausedUntil <= 0 || state.pausedUntil < batchStartMs) return null;
+  const began =
+    state.throttledAt > 0 &&
+    state.throttledAt <= state.pausedUntil &&
+    state.pausedUntil - state.throttledAt <= LONGEST_BELIEVABLE_PAUSE_MS;
+  return {
+    from: began ? new Date(state.throttledAt).toISOString() : null,
+    until: new Date(state.pausedUntil).toISOString(),
+    reason: state.pauseReason ?? '&Open asked the fleet to wait (Retry-After)',
+  };
 }

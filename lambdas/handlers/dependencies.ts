@@ -36,8 +36,12 @@ export const resultsBucket = storage.resultsBucket;
  * This container's handle on the fleet's one shared rate for &Open (state in the ledger table).
  * Senders and the poller of one container share it, so a 429 seen by one pauses the others at once.
  */
+export const limiterStore = new DynamoDbLimiterStore({
+  client: dynamoDb,
+  tableName: storage.ledgerTable,
+});
 export const limiter = new FleetRateLimiter({
-  store: new DynamoDbLimiterStore({ client: dynamoDb, tableName: storage.ledgerTable }),
+  store: limiterStore,
   clock: systemClock,
   settings: { ceilingRps: rateLimitConfig().maxRps },
 });

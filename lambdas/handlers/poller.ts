@@ -3,18 +3,34 @@ import { pollerConfig } from '../config.ts';
 import { CompletionService } from '../core/completion-service.ts';
 import { PollService } from '../core/poll-service.ts';
 import { systemClock } from '../ports/clock.ts';
-import { andOpenApi, ledger, limiter, logger, objects, resultsBucket } from './dependencies.ts';
+import {
+  andOpenApi,
+  ledger,
+  limiter,
+  limiterStore,
+  logger,
+  objects,
+  resultsBucket,
+} from './dependencies.ts';
 
 const config = pollerConfig();
 const completion = new CompletionService({
   ledger,
   objects,
   clock: systemClock,
-  settings: { resultsBucket, recheckQuietBatchAfterMs: config.recheckQuietBatchAfterMs },
+  limiter: limiterStore,
+  settings: {
+    resultsBucket,
+    recheckQuietBatchAfterMs: config.recheckQuietBatchAfterMs,
+    ceilingRps: limiter.settings.ceilingRps,
+  },
 });
 let polling: PollService | undefined;
 
-/** On a schedule: follow created gifts until their URL appears, then write finished batches' results. */
+/**
+ * On a schedule: follow created gifts until their URL appears, then write finished batches' results
+ * (CSV, JSON summary, HTML report).
+ */
 export const handler = async (_event: unknown, context: Context): Promise<void> => {
   logger.addContext(context);
   polling ??= new PollService({

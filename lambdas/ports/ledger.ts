@@ -50,6 +50,11 @@ export interface RowRecord extends Omit<NewRow, 'state'> {
   redemptionUrl: string | null;
   /** The Request-Id of the answer that decided the row. */
   requestId: string | null;
+  /**
+   * When the send's outcome was recorded (ISO): the instant the fleet spent a request on the row, as
+   * the report's sends-over-time chart counts it. Null for rows never sent.
+   */
+  sentAt: string | null;
   /** Why an `unknown` row is unknown, in words a person can check against. */
   unknownReason: string | null;
   /** &Open's timestamps of the gift request. */

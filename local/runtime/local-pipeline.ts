@@ -16,6 +16,7 @@ import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
 import { DynamoDbLimiterStore } from '../../lambdas/adapters/dynamodb-limiter-store.ts';
 import { S3ObjectStore } from '../../lambdas/adapters/s3-object-store.ts';
 import { SqsSendQueue } from '../../lambdas/adapters/sqs-send-queue.ts';
+import { rateLimitConfig } from '../../lambdas/config.ts';
 import { batchIdForObject } from '../../lambdas/core/batch-id.ts';
 import { CompletionService, resultsKeys } from '../../lambdas/core/completion-service.ts';
 import { ReconcileService } from '../../lambdas/core/reconcile-service.ts';
@@ -118,6 +119,8 @@ export class LocalPipeline {
   readonly #pollerSchedule: Schedule;
   readonly #sendQueueUrl: string;
   readonly #sendDlqUrl: string;
+  /** The configured ceiling on requests per second (ANDOPEN_MAX_RPS), for the report. */
+  readonly #ceilingRps: number | null;
   #stopped = false;
 
   private constructor(parts: {
@@ -133,6 +136,7 @@ export class LocalPipeline {
     pollerSchedule: Schedule;
     sendQueueUrl: string;
     sendDlqUrl: string;
+    ceilingRps: number | null;
   }) {
     this.ledger = parts.ledger;
     this.andOpen = parts.andOpen;
@@ -146,6 +150,7 @@ export class LocalPipeline {
     this.#pollerSchedule = parts.pollerSchedule;
     this.#sendQueueUrl = parts.sendQueueUrl;
     this.#sendDlqUrl = parts.sendDlqUrl;
+    this.#ceilingRps = parts.ceilingRps;
   }
 
   /**
@@ -271,6 +276,8 @@ export class LocalPipeline {
         pollerSchedule,
         sendQueueUrl,
         sendDlqUrl,
+        // Read as the handlers read it (their environment is in place now), validated the same way.
+        ceilingRps: rateLimitConfig().maxRps,
       });
     } catch (error) {
       await stopAll();
@@ -381,12 +388,12 @@ export class LocalPipeline {
   }
 
   /**
-   * Copies a batch's results (CSV, and its JSON summary beside it) from the results bucket to a local
-   * path. A batch completed in an earlier run has its results in the ledger but not in this run's
-   * fresh bucket: they are written again from the ledger first.
+   * Copies a batch's results (the CSV, and beside it its JSON summary and HTML report) from the
+   * results bucket to a local path. A batch completed in an earlier run has its results in the ledger
+   * but not in this run's fresh bucket: they are written again from the ledger first.
    */
   async downloadResults(batch: BatchRecord, outPath: string): Promise<string> {
-    const { csvKey, summaryKey } = resultsKeys(batch.batchId);
+    const { csvKey, summaryKey, reportKey } = resultsKeys(batch.batchId);
     try {
       await this.#s3.send(
         new HeadObjectCommand({ Bucket: LOCAL_NAMES.resultsBucket, Key: csvKey }),
@@ -396,12 +403,18 @@ export class LocalPipeline {
         ledger: this.ledger,
         objects: new S3ObjectStore({ client: this.#s3 }),
         clock: systemClock,
-        settings: { resultsBucket: LOCAL_NAMES.resultsBucket, recheckQuietBatchAfterMs: 0 },
+        limiter: this.#limiterStore,
+        settings: {
+          resultsBucket: LOCAL_NAMES.resultsBucket,
+          recheckQuietBatchAfterMs: 0,
+          ceilingRps: this.#ceilingRps,
+        },
       }).writeResults(batch);
     }
     await mkdir(dirname(outPath), { recursive: true });
     await this.#download(csvKey, outPath);
-    await this.#download(summaryKey, outPath.replace(/(\.csv)?$/, '.json'));
+    await this.#download(summaryKey, besideResults(outPath, '.json'));
+    await this.#download(reportKey, besideResults(outPath, '.html'));
     return outPath;
   }
 
@@ -425,6 +438,11 @@ export class LocalPipeline {
       await stop().catch(() => undefined);
     }
   }
+}
+
+/** The summary and the report sit beside the CSV: `out.csv` → `out.json`, `out.html`. */
+export function besideResults(csvPath: string, extension: '.json' | '.html'): string {
+  return csvPath.replace(/(\.csv)?$/, extension);
 }
 
 async function createResources(

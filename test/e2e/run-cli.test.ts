@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESULTS_COLUMNS } from '../../lambdas/core/results.ts';
+import { reportFigures } from '../support/report-figures.ts';
 
 const CLI = resolve('bin/gift-batch.js');
 const SAMPLE = resolve('examples/recipients.csv');
@@ -81,6 +82,15 @@ describe('gift-batch run, as a user runs it', () => {
     expect(csv.split('\r\n').filter(Boolean)).toHaveLength(13);
     const summary = JSON.parse(await readFile(join(dir, 'first', 'results.json'), 'utf8'));
     expect(summary.byOutcome).toEqual({ created: 8, rejected: 1, invalid: 3, unknown: 0 });
+    const reportPath = join(dir, 'first', 'results.html');
+    expect(run.stdout).toContain(`report:  ${reportPath}`);
+    expect(reportFigures(await readFile(reportPath, 'utf8'))).toMatchObject({
+      rows: 12,
+      created: 8,
+      rejected: 1,
+      invalid: 3,
+      unknown: 0,
+    });
     expect(ledgerProcessesFor(join(dir, 'state'))).toEqual([]);
   }, 120_000);
 

@@ -197,6 +197,71 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     expect(settled?.requestId).toBe('req_1');
   });
 
+  it('records when each row was sent, for every outcome, and keeps it through URL updates', async () => {
+    // Prepare
+    const SENT = '2026-11-22T10:00:05.000Z';
+    const LATER = '2026-11-22T10:03:00.000Z';
+    await ledger.putRows([1, 2, 3, 4].map((row) => pendingRow('b-sent', row)));
+    for (const row of [1, 2, 3]) await ledger.claimRow('b-sent', row, NOW);
+
+    // Act
+    await ledger.recordSend(
+      'b-sent',
+      1,
+      {
+        state: 'created',
+        requestId: 'req_1',
+        giftRequestId: 'gift-1',
+        giftStatus: 'submitted',
+        redemptionUrl: null,
+        giftCreatedAt: SENT,
+        giftUpdatedAt: SENT,
+        pollDueAt: 1_000,
+        pollDeadlineAt: 100_000,
+      },
+      SENT,
+    );
+    await ledger.recordSend(
+      'b-sent',
+      2,
+      {
+        state: 'rejected',
+        requestId: 'req_2',
+        errors: [{ type: 'validation_error', code: 'out_of_stock', param: null, message: 'm' }],
+      },
+      SENT,
+    );
+    await ledger.recordSend(
+      'b-sent',
+      3,
+      { state: 'unknown', requestId: null, reason: '500 from &Open' },
+      SENT,
+    );
+    await ledger.updateGift(
+      'b-sent',
+      1,
+      {
+        giftStatus: 'submitted',
+        redemptionUrl: 'https://gift/r/1',
+        giftUpdatedAt: LATER,
+        requestId: 'req_poll',
+        pollDueAt: null,
+      },
+      LATER,
+    );
+
+    // Assess
+    const rows = [];
+    for await (const row of ledger.listRows('b-sent')) rows.push(row);
+    expect(rows.map((row) => [row.row, row.state, row.sentAt])).toEqual([
+      [1, 'created', SENT],
+      [2, 'rejected', SENT],
+      [3, 'unknown', SENT],
+      [4, 'pending', null],
+    ]);
+    expect(rows[0]?.updatedAt).toBe(LATER);
+  });
+
   it('adds aggregated counts and lists batches newest first', async () => {
     // Prepare
     const source = { description: 'x', bucket: null, key: null, versionOrEtag: null };

@@ -65,6 +65,7 @@ export class InMemoryLedger implements Ledger {
         giftStatus: null,
         redemptionUrl: null,
         requestId: null,
+        sentAt: null,
         unknownReason: null,
         giftCreatedAt: null,
         giftUpdatedAt: null,
@@ -125,6 +126,7 @@ export class InMemoryLedger implements Ledger {
     return this.#move(batchId, row, from, (record) => {
       record.state = sent.state;
       record.requestId = sent.requestId;
+      record.sentAt = now;
       record.updatedAt = now;
       if (sent.state === 'created') {
         record.giftRequestId = sent.giftRequestId;

@@ -7,6 +7,7 @@ import type { ResultsSummary } from '../../../lambdas/core/results.ts';
 import type { BatchRecord } from '../../../lambdas/ports/ledger.ts';
 import {
   batchIdOfUpload,
+  besideResults,
   LocalPipeline,
   LocalPipelineError,
 } from '../../runtime/local-pipeline.ts';
@@ -245,7 +246,7 @@ async function followBatch(
 /** The JSON summary the results were written with, copied out beside the CSV. */
 async function readSummary(csvPath: string): Promise<ResultsSummary | null> {
   try {
-    return JSON.parse(await readFile(csvPath.replace(/\.csv$/, '.json'), 'utf8')) as ResultsSummary;
+    return JSON.parse(await readFile(besideResults(csvPath, '.json'), 'utf8')) as ResultsSummary;
   } catch {
     return null;
   }
@@ -269,6 +270,9 @@ function summaryText(batch: BatchRecord, outPath: string, summary: ResultsSummar
   }
   if (batch.fileError) lines.push(`  note: ${batch.fileError}`);
   lines.push(`results: ${outPath}`);
+  lines.push(
+    `report:  ${besideResults(outPath, '.html')}  (open it in a browser; no links to gifts)`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -340,7 +344,10 @@ function addPipelineOptions(command: Command): Command {
         'staging',
       ]),
     )
-    .option('--out <path>', 'where to write the results CSV (default ./results/<batch>.csv)')
+    .option(
+      '--out <path>',
+      'where to write the results CSV (default ./results/<batch>.csv); its .json summary and .html report go beside it',
+    )
     .option('--concurrency <n>', 'sender invocations at once (default 5)', positiveInteger)
     .option(
       '--max-rps <r>',

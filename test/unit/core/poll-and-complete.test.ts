@@ -306,6 +306,7 @@ describe('resultsCsv', () => {
       giftStatus: null,
       redemptionUrl: null,
       requestId: null,
+      sentAt: null,
       unknownReason: null,
       giftCreatedAt: null,
       giftUpdatedAt: null,

@@ -1,0 +1,493 @@
+import { describe, expect, it } from 'vitest';
+import { CompletionService } from '../../../lambdas/core/completion-service.ts';
+import {
+  ERROR_EXAMPLE_ROWS,
+  formatDuration,
+  type RateContext,
+  type ReportData,
+  type ReportHeader,
+  ReportTally,
+  renderReportHtml,
+  TimeBuckets,
+} from '../../../lambdas/core/report/index.ts';
+import type { RowError, RowRecord } from '../../../lambdas/ports/ledger.ts';
+import type { LimiterState } from '../../../lambdas/ports/rate-limit.ts';
+import { InMemoryLedger } from '../../support/in-memory-ledger.ts';
+import { InMemoryObjectStore } from '../../support/in-memory-ports.ts';
+import {
+  networkReferences,
+  reportChartSends,
+  reportErrors,
+  reportFigures,
+  reportListedRows,
+  reportStatuses,
+} from '../../support/report-figures.ts';
+import { InMemoryLimiterStore } from '../../support/simulated-fleet.ts';
+
+const T0 = Date.parse('2026-11-22T10:00:00.000Z');
+const at = (ms: number): string => new Date(T0 + ms).toISOString();
+
+const OUT_OF_STOCK: RowError = {
+  type: 'validation_error',
+  code: 'out_of_stock',
+  param: 'line_items[0].sku',
+  message: 'HOODIE-XXL-PNK is out of stock',
+};
+const REQUIRED: RowError = {
+  type: 'local_validation',
+  code: 'required',
+  param: 'recipient.last_name',
+  message: 'line 5, column last_name: required',
+};
+
+function row(number: number, overrides: Partial<RowRecord> = {}): RowRecord {
+  return {
+    batchId: 'b1',
+    row: number,
+    line: number + 1,
+    state: 'created',
+    echo: {
+      externalId: `E${number}`,
+      campaignId: 'c',
+      firstName: 'Ada',
+      lastName: 'Lovelace',
+      email: `ada${number}@example.com`,
+    },
+    body: null,
+    errors: [],
+    giftRequestId: `gr_${number}`,
+    giftStatus: 'submitted',
+    redemptionUrl: `https://gift.example/r/secret-${number}`,
+    requestId: `req_${number}`,
+    sentAt: at(number * 100),
+    unknownReason: null,
+    giftCreatedAt: at(number * 100),
+    giftUpdatedAt: at(number * 100),
+    createdAt: at(0),
+    updatedAt: at(number * 100),
+    pollDueAt: null,
+    pollDeadlineAt: null,
+    ...overrides,
+  };
+}
+
+const rejected = (number: number, errors = [OUT_OF_STOCK]): RowRecord =>
+  row(number, {
+    state: 'rejected',
+    errors,
+    giftRequestId: null,
+    giftStatus: null,
+    redemptionUrl: null,
+  });
+const invalid = (number: number): RowRecord =>
+  row(number, {
+    state: 'invalid',
+    errors: [REQUIRED],
+    giftRequestId: null,
+    giftStatus: null,
+    redemptionUrl: null,
+    requestId: null,
+    sentAt: null,
+  });
+const unknown = (number: number, reason = '500 from &Open on POST'): RowRecord =>
+  row(number, {
+    state: 'unknown',
+    unknownReason: reason,
+    giftRequestId: null,
+    giftStatus: null,
+    redemptionUrl: null,
+  });
+
+const HEADER: ReportHeader = {
+  title: 'Batch b1',
+  batchId: 'b1',
+  source: 's3://uploads/uploads/staff.csv',
+  startedAt: at(0),
+  finishedAt: at(135_000),
+  resultsFile: 'b1.csv',
+  generatedAt: at(135_000),
+  notes: [],
+};
+const NO_RATE: RateContext = { learnedRps: null, ceilingRps: null, pauses: [], stopReason: null };
+
+function tallied(
+  rows: RowRecord[],
+  options: { listedRows?: number; maxBuckets?: number } = {},
+  rate: RateContext = NO_RATE,
+): ReportData {
+  const tally = new ReportTally(options);
+  for (const each of rows) tally.add(each);
+  return tally.data({ header: HEADER, rate });
+}
+
+/** A mixed batch: 6 created (one still without its link, one redeemed), 2 rejected, 1 invalid, 2 unknown. */
+const MIXED: RowRecord[] = [
+  row(1),
+  row(2, { giftStatus: 'redeemed' }),
+  rejected(3),
+  invalid(4),
+  row(5),
+  unknown(6),
+  row(7, { redemptionUrl: null }),
+  rejected(8, [OUT_OF_STOCK, { ...REQUIRED, type: 'validation_error' }]),
+  row(9),
+  row(10),
+  row(11, { state: 'sending', giftRequestId: null, redemptionUrl: null, sentAt: null }),
+];
+
+describe('ReportTally', () => {
+  it('counts rows by outcome and created gifts by status, with their links', () => {
+    // Act
+    const data = tallied(MIXED);
+
+    // Assess
+    expect(data.counts).toEqual({
+      rows: 11,
+      byOutcome: { created: 6, rejected: 2, invalid: 1, unknown: 2 },
+      byStatus: { submitted: 5, redeemed: 1 },
+      withRedemptionUrl: 5,
+    });
+  });
+
+  it('groups errors by type, code and param, most frequent first, with example rows', () => {
+    // Act
+    const data = tallied(MIXED);
+
+    // Assess
+    expect(data.errors.map((e) => [e.type, e.code, e.param, e.count, e.rows])).toEqual([
+      ['validation_error', 'out_of_stock', 'line_items[0].sku', 2, [3, 8]],
+      ['local_validation', 'required', 'recipient.last_name', 1, [4]],
+      ['validation_error', 'required', 'recipient.last_name', 1, [8]],
+    ]);
+    expect(data.errors[0]?.exampleMessage).toBe(OUT_OF_STOCK.message);
+  });
+
+  it('names at most a few example rows per error code, and counts them all', () => {
+    // Prepare
+    const rows = Array.from({ length: 25 }, (_, index) => rejected(index + 1));
+
+    // Act
+    const data = tallied(rows);
+
+    // Assess
+    expect(data.errors[0]?.count).toBe(25);
+    expect(data.errors[0]?.rows).toEqual(
+      Array.from({ length: ERROR_EXAMPLE_ROWS }, (_, index) => index + 1),
+    );
+  });
+
+  it('lists the rows that need a person: unknown, link missing, rejected, invalid', () => {
+    // Act
+    const { attention } = tallied(MIXED);
+
+    // Assess
+    expect(attention.unknown.rows.map((r) => [r.row, r.reason, r.requestId])).toEqual([
+      [6, '500 from &Open on POST', 'req_6'],
+      [11, 'still sending when the results were written', 'req_11'],
+    ]);
+    expect(attention.missingUrl.rows.map((r) => [r.row, r.giftRequestId, r.status])).toEqual([
+      [7, 'gr_7', 'submitted'],
+    ]);
+    expect(attention.rejected.rows.map((r) => [r.row, r.codes])).toEqual([
+      [3, 'out_of_stock'],
+      [8, 'out_of_stock; required'],
+    ]);
+    expect(attention.invalid.rows.map((r) => [r.row, r.name, r.email])).toEqual([
+      [4, 'Ada Lovelace', 'ada4@example.com'],
+    ]);
+  });
+
+  it('caps each list and keeps counting past the cap', () => {
+    // Prepare
+    const rows = Array.from({ length: 30 }, (_, index) => unknown(index + 1));
+
+    // Act
+    const { attention } = tallied(rows, { listedRows: 5 });
+
+    // Assess
+    expect(attention.unknown.total).toBe(30);
+    expect(attention.unknown.rows.map((r) => r.row)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('buckets decided sends by when they were recorded, not counting invalid or undated rows', () => {
+    // Prepare: rows arrive in row order; their send times are not in order.
+    const rows = [
+      row(1, { sentAt: at(1_500) }),
+      rejected(2),
+      row(3, { sentAt: at(200) }),
+      unknown(4),
+      invalid(5),
+      row(6, { sentAt: null }),
+    ];
+
+    // Act
+    const { sends } = tallied(rows);
+
+    // Assess
+    expect(sends.bucketMs).toBe(100);
+    expect(sends.buckets[0]).toEqual({ start: at(200), created: 1, rejected: 1, unknown: 0 });
+    expect(sends.buckets).toHaveLength(14);
+    const sum = (key: 'created' | 'rejected' | 'unknown') =>
+      sends.buckets.reduce((total, bucket) => total + bucket[key], 0);
+    expect([sum('created'), sum('rejected'), sum('unknown')]).toEqual([2, 1, 1]);
+    expect(sends.undated).toBe(1);
+  });
+
+  it('never keeps a redemption URL', () => {
+    // Act
+    const data = tallied(MIXED);
+
+    // Assess
+    expect(JSON.stringify(data)).not.toContain('gift.example');
+    expect(JSON.stringify(data)).not.toContain('secret-');
+  });
+});
+
+describe('TimeBuckets', () => {
+  it('widens its buckets as the span grows, keeping every count and at most the maximum', () => {
+    // Prepare
+    const buckets = new TimeBuckets(['sent'] as const, 60);
+    const instants = Array.from(
+      { length: 2_000 },
+      (_, index) => T0 + ((index * 7_919) % 3_600_000),
+    );
+
+    // Act
+    for (const instant of instants) buckets.add(instant, 'sent');
+    const result = buckets.buckets();
+
+    // Assess: an hour in at most 60 buckets is one-minute buckets, on round minutes.
+    expect(buckets.widthMs).toBe(60_000);
+    expect(result.length).toBeLessThanOrEqual(60);
+    expect(result.reduce((total, bucket) => total + bucket.counts.sent, 0)).toBe(2_000);
+    expect(result.every((bucket) => bucket.startMs % 60_000 === 0)).toBe(true);
+    const inFirst = instants.filter((instant) => instant < (result[1]?.startMs ?? 0)).length;
+    expect(result[0]?.counts.sent).toBe(inFirst);
+  });
+
+  it('keeps narrow buckets for a short batch', () => {
+    // Prepare
+    const buckets = new TimeBuckets(['sent'] as const, 90);
+
+    // Act
+    for (let ms = 0; ms < 5_000; ms += 50) buckets.add(T0 + ms, 'sent');
+
+    // Assess: five seconds in at most 90 buckets is 100 ms each.
+    expect(buckets.widthMs).toBe(100);
+    expect(buckets.buckets()).toHaveLength(50);
+  });
+});
+
+describe('renderReportHtml', () => {
+  it('shows the figures with stable data attributes', () => {
+    // Act
+    const page = renderReportHtml(tallied(MIXED));
+
+    // Assess
+    expect(reportFigures(page)).toMatchObject({
+      rows: 11,
+      created: 6,
+      rejected: 2,
+      invalid: 1,
+      unknown: 2,
+      'with-redemption-url': 5,
+      'error-codes': 3,
+      'unknown-rows': 2,
+      'missing-url-rows': 1,
+      'rejected-rows': 2,
+      'invalid-rows': 1,
+    });
+    expect(reportStatuses(page)).toEqual({ submitted: 5, redeemed: 1 });
+    expect(reportErrors(page)).toEqual({
+      'validation_error|out_of_stock|line_items[0].sku': 2,
+      'local_validation|required|recipient.last_name': 1,
+      'validation_error|required|recipient.last_name': 1,
+    });
+    expect(reportListedRows(page, 'unknown')).toEqual([6, 11]);
+    expect(reportListedRows(page, 'missing-url')).toEqual([7]);
+    expect(reportChartSends(page)).toEqual({ created: 6, rejected: 2, unknown: 1 });
+  });
+
+  it('shows the header: batch, source, start, finish, duration, results file', () => {
+    // Act
+    const page = renderReportHtml(tallied(MIXED));
+
+    // Assess
+    expect(page).toContain('data-figure="batch-id">b1<');
+    expect(page).toContain('data-figure="source">s3://uploads/uploads/staff.csv<');
+    expect(page).toContain('data-figure="started-at">2026-11-22 10:00:00 UTC<');
+    expect(page).toContain('data-figure="finished-at">2026-11-22 10:02:15 UTC<');
+    expect(page).toContain('data-figure="duration">2 min 15 s<');
+    expect(page).toContain('data-figure="results-file">b1.csv<');
+  });
+
+  it('escapes every value: a name, an error, a status cannot become markup', () => {
+    // Prepare
+    const hostile = '<script>alert("x")</script>';
+    const rows = [
+      unknown(1, `reason ${hostile}`),
+      rejected(2, [{ ...OUT_OF_STOCK, code: `"><img src=x onerror=alert(1)>`, message: hostile }]),
+      row(3, {
+        echo: {
+          externalId: hostile,
+          campaignId: 'c',
+          firstName: hostile,
+          lastName: '&',
+          email: null,
+        },
+        giftStatus: `x" onmouseover="alert(1)`,
+        redemptionUrl: null,
+      }),
+    ];
+    const data = tallied(rows);
+    data.header.title = `Batch ${hostile}`;
+    data.header.notes = [hostile];
+
+    // Act
+    const page = renderReportHtml(data);
+
+    // Assess
+    expect(page).not.toMatch(/<script/i);
+    expect(page).not.toMatch(/<img/i);
+    expect(page).not.toContain('onmouseover="');
+    expect(page).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
+    expect(page).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp;');
+    expect(reportStatuses(page)).toEqual({ 'x" onmouseover="alert(1)': 1 });
+  });
+
+  it('holds no redemption URL and fetches nothing: no script, stylesheet, font or remote URL', () => {
+    // Act
+    const page = renderReportHtml(tallied(MIXED));
+
+    // Assess
+    expect(page).not.toContain('gift.example');
+    expect(page).not.toMatch(/https?:\/\//);
+    expect(networkReferences(page)).toEqual([]);
+    expect(page).not.toMatch(/<script/i);
+  });
+
+  it('names the first rows of a long list and points to the CSV for the rest', () => {
+    // Prepare
+    const rows = Array.from({ length: 230 }, (_, index) => unknown(index + 1));
+
+    // Act
+    const page = renderReportHtml(tallied(rows));
+
+    // Assess
+    expect(reportListedRows(page, 'unknown')).toHaveLength(200);
+    expect(reportFigures(page)['unknown-rows']).toBe(230);
+    expect(page).toContain('…and 30 more — see <code>b1.csv</code>');
+  });
+
+  it('draws the learned rate, the ceiling and a pause over the bars', () => {
+    // Prepare
+    const rate: RateContext = {
+      learnedRps: 8,
+      ceilingRps: 10,
+      pauses: [{ from: at(300), until: at(600), reason: '&Open rate limit (429)' }],
+      stopReason: null,
+    };
+
+    // Act
+    const page = renderReportHtml(tallied(MIXED, {}, rate));
+
+    // Assess
+    expect(page).toContain('data-figure="ceiling-line"');
+    expect(page).toContain('ceiling 10/s');
+    expect(page).toContain('learned 8/s');
+    expect(page).toContain('data-figure="pause"');
+    expect(page).toContain('Paused from 2026-11-22 10:00:00 UTC until 2026-11-22 10:00:00 UTC');
+    expect(reportFigures(page)).toMatchObject({ 'learned-rps': 8, 'ceiling-rps': 10 });
+  });
+
+  it('marks a learned rate far above the sends instead of flattening the bars', () => {
+    // Act
+    const page = renderReportHtml(tallied(MIXED, {}, { ...NO_RATE, learnedRps: 640 }));
+
+    // Assess
+    expect(page).toContain('learned 640/s (off scale)');
+    expect(page).not.toContain('data-figure="ceiling-line"');
+  });
+
+  it('says plainly when nothing was sent, and shows why a batch stopped', () => {
+    // Act
+    const page = renderReportHtml(
+      tallied([invalid(1)], {}, { ...NO_RATE, stopReason: '&Open refused the API key (401)' }),
+    );
+
+    // Assess
+    expect(page).toContain('No row was sent');
+    expect(page).toContain('<strong>Stopped:</strong> &amp;Open refused the API key (401)');
+    expect(reportFigures(page)).toMatchObject({ rows: 1, invalid: 1, 'unknown-rows': 0 });
+  });
+});
+
+describe('formatDuration', () => {
+  it('reads like a person would say it', () => {
+    expect([350, 42_000, 185_000, 7_800_000, 273_600_000].map(formatDuration)).toEqual([
+      '350 ms',
+      '42 s',
+      '3 min 5 s',
+      '2 h 10 min',
+      '3 d 4 h',
+    ]);
+  });
+});
+
+describe('CompletionService writes the report beside the results', () => {
+  it('renders results/<batch>.html in the CSV’s pass, with the fleet’s rate and ceiling', async () => {
+    // Prepare
+    const ledger = new InMemoryLedger();
+    await ledger.createBatch({
+      batchId: 'b1',
+      source: {
+        description: 's3://u/uploads/staff.csv',
+        bucket: 'u',
+        key: 'k',
+        versionOrEtag: 'e',
+      },
+      createdAt: at(0),
+    });
+    for (const each of MIXED.slice(0, 10)) ledger.rows.set(`b1#${each.row}`, each);
+    const limiter = new InMemoryLimiterStore();
+    limiter.state = {
+      version: 1,
+      rate: 7.5,
+      pausedUntil: T0 + 900,
+      pauseReason: '&Open rate limit (429): waiting for Retry-After',
+      throttledAt: T0 + 400,
+    } as LimiterState;
+    const objects = new InMemoryObjectStore();
+    const completion = new CompletionService({
+      ledger,
+      objects,
+      clock: { now: () => T0 + 60_000 },
+      limiter,
+      settings: { resultsBucket: 'results', recheckQuietBatchAfterMs: 0, ceilingRps: 12 },
+    });
+    const batch = await ledger.getBatch('b1');
+    if (!batch) throw new Error('no batch');
+
+    // Act
+    const done = await completion.writeResults(batch);
+
+    // Assess
+    expect(done.reportKey).toBe('results/b1.html');
+    const page = objects.text('results', 'results/b1.html') ?? '';
+    expect(objects.objects.get('results/results/b1.html')?.contentType).toBe(
+      'text/html; charset=utf-8',
+    );
+    expect(reportFigures(page)).toMatchObject({
+      rows: 10,
+      created: 6,
+      rejected: 2,
+      invalid: 1,
+      unknown: 1,
+      'learned-rps': 7.5,
+      'ceiling-rps': 12,
+    });
+    expect(page).toContain('Paused from 2026-11-22 10:00:00 UTC until 2026-11-22 10:00:00 UTC');
+    expect(page).toContain('data-figure="results-file">b1.csv<');
+    expect(page).not.toContain('gift.example');
+  });
+});
