@@ -1,10 +1,15 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -14,7 +19,9 @@ import type {
   BatchRecord,
   BatchSource,
   ClaimResult,
+  EventRowClaim,
   GiftUpdate,
+  IdempotencyRecord,
   Ledger,
   NewRow,
   RowRecord,
@@ -25,6 +32,9 @@ import {
   allPollShards,
   BATCH_SK,
   batchPk,
+  conflictSk,
+  IDEMPOTENCY_SK,
+  idempotencyPk,
   LEDGER_INDEXES,
   POLL_SHARDS,
   paddedRow,
@@ -422,6 +432,112 @@ export class DynamoDbLedger implements Ledger {
     return batches.slice(0, limit);
   }
 
+  async findIdempotencyKey(key: string): Promise<IdempotencyRecord | null> {
+    const { Item } = await this.#documents.send(
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: { pk: idempotencyPk(key), sk: IDEMPOTENCY_SK },
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item) return null;
+    return {
+      key: String(Item.key),
+      payloadHash: String(Item.payloadHash),
+      batchId: String(Item.batchId),
+      row: Number(Item.row),
+      createdAt: String(Item.createdAt),
+    };
+  }
+
+  async nextEventRow(batch: {
+    batchId: string;
+    source: BatchSource;
+    createdAt: string;
+  }): Promise<number> {
+    // One write: the first event of a day creates its batch (already `sending`: there is no split
+    // to wait for) and every event takes the next number of the batch's counter.
+    const { Attributes } = await this.#documents.send(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: { pk: batchPk(batch.batchId), sk: BATCH_SK },
+        UpdateExpression: [
+          'SET kind = if_not_exists(kind, :kind), batchId = if_not_exists(batchId, :batchId),',
+          '#source = if_not_exists(#source, :source), phase = if_not_exists(phase, :sending),',
+          'createdAt = if_not_exists(createdAt, :createdAt), updatedAt = :createdAt,',
+          'splitCompletedAt = if_not_exists(splitCompletedAt, :createdAt)',
+          'ADD nextRow :one',
+        ].join(' '),
+        ExpressionAttributeNames: { '#source': 'source' },
+        ExpressionAttributeValues: {
+          ':kind': 'BATCH',
+          ':batchId': batch.batchId,
+          ':source': batch.source,
+          ':sending': 'sending' satisfies BatchPhase,
+          ':createdAt': batch.createdAt,
+          ':one': 1,
+        },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    const row = Number(Attributes?.nextRow);
+    if (!Number.isSafeInteger(row) || row < 1) {
+      throw new Error(`DynamoDB returned no row number for event batch ${batch.batchId}`);
+    }
+    return row;
+  }
+
+  async putEventRow(row: NewRow, claim: EventRowClaim, now: string): Promise<boolean> {
+    try {
+      await this.#documents.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.#tableName,
+                Item: {
+                  pk: idempotencyPk(claim.key),
+                  sk: claim.conflict ? conflictSk(claim.payloadHash) : IDEMPOTENCY_SK,
+                  // No `kind`: that attribute is the byKind index's key, which lists batches only.
+                  key: claim.key,
+                  payloadHash: claim.payloadHash,
+                  batchId: row.batchId,
+                  row: row.row,
+                  createdAt: now,
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: this.#tableName,
+                Item: toRowItem(row, now),
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Update: {
+                TableName: this.#tableName,
+                Key: { pk: batchPk(row.batchId), sk: BATCH_SK },
+                UpdateExpression: `SET updatedAt = :now ADD count_rows :one, ${countAttribute(
+                  row.state === 'pending' ? 'valid' : 'invalid',
+                )} :one`,
+                ConditionExpression: 'attribute_exists(pk)',
+                ExpressionAttributeValues: { ':now': now, ':one': 1 },
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      const reasons =
+        error instanceof TransactionCanceledException ? error.CancellationReasons : [];
+      if (reasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
+      throw error;
+    }
+  }
+
   /** A conditional move of a row out of `from` (default: `sending`); false when it was elsewhere. */
   async #moveFromSending(
     batchId: string,
@@ -481,6 +597,8 @@ function toRowItem(row: NewRow, now: string): Item {
     echo: row.echo,
     body: row.body,
     errors: row.errors,
+    ...(row.idempotencyKey ? { idempotencyKey: row.idempotencyKey } : {}),
+    ...(row.metadata ? { metadata: row.metadata } : {}),
     createdAt: now,
     updatedAt: now,
     // The campaign index is sparse: rows without a campaign (invalid ones) have no key there.
@@ -509,6 +627,8 @@ function toRowRecord(item: Item): RowRecord {
     },
     body: (item.body as RowRecord['body']) ?? null,
     errors: (item.errors as RowRecord['errors']) ?? [],
+    idempotencyKey: stringOrNull(item.idempotencyKey),
+    metadata: (item.metadata as RowRecord['metadata']) ?? null,
     giftRequestId: stringOrNull(item.giftRequestId),
     giftStatus: stringOrNull(item.giftStatus),
     redemptionUrl: stringOrNull(item.redemptionUrl),

@@ -5,6 +5,8 @@
  * One table, single-table design:
  *   batch item  pk = BATCH#<batchId>  sk = META
  *   row item    pk = BATCH#<batchId>  sk = ROW#<row, zero-padded>   → a batch's rows in input order
+ *   key item    pk = IDEM#<idempotency key>  sk = KEY   → the row an event's key created (events)
+ *   conflict    pk = IDEM#<idempotency key>  sk = PAYLOAD#<hash>  → another payload under a used key
  * Indexes (sparse: an item appears only while it carries the index's key attributes):
  *   byPollDue   pollShard + pollDueAt   created rows still waiting for a URL or status, by due time
  *   byCampaign  campaignId + campaignAt rows of a campaign by date (finance export)
@@ -48,3 +50,7 @@ export const ROW_SK_PREFIX = 'ROW#';
 export const pollShardOf = (row: number): string => `POLL#${row % POLL_SHARDS}`;
 export const allPollShards = (): string[] =>
   Array.from({ length: POLL_SHARDS }, (_, shard) => `POLL#${shard}`);
+
+export const idempotencyPk = (key: string): string => `IDEM#${key}`;
+export const IDEMPOTENCY_SK = 'KEY';
+export const conflictSk = (payloadHash: string): string => `PAYLOAD#${payloadHash}`;

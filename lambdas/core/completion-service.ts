@@ -2,6 +2,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { BatchRecord, Ledger, RowRecord } from '../ports/ledger.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { LimiterState, LimiterStore } from '../ports/rate-limit.ts';
+import { mayComplete } from './events/event-batch.ts';
 import type { RateContext, RatePause } from './report/index.ts';
 import { ReportTally, renderReportHtml } from './report/index.ts';
 import { type ResultsSummary, ResultsTally, resultsCsv } from './results.ts';
@@ -41,7 +42,7 @@ const LONGEST_BELIEVABLE_PAUSE_MS = 15 * 60_000;
  *
  * Primary course:
  * 1. Take the active batches whose counters say every row is decided and settled (or that have been
- *    quiet for a while).
+ *    quiet for a while), leaving a day's event batch open until its day is over.
  * 2. Confirm it row by row in the ledger: decided, and no created row still waiting for its URL.
  * 3. Stream the results CSV to the results bucket, tallying its JSON summary and its HTML report in
  *    the same pass over the rows; write those two beside it, then mark the batch complete.
@@ -73,6 +74,8 @@ export class CompletionService {
     const completed: CompletedBatch[] = [];
     for (const batch of active) {
       if (batch.phase !== 'sending' || !this.#worthChecking(batch)) continue;
+      // A day's event batch takes new rows until the day is over.
+      if (!mayComplete(batch.batchId, this.#clock.now())) continue;
       if (!(await this.#allRowsFinal(batch.batchId))) continue;
       completed.push(await this.writeResults(batch));
     }

@@ -41,10 +41,17 @@ export interface NewRow {
   state: 'pending' | 'invalid';
   body: GiftRequestBody | null;
   errors: RowError[];
+  /** Event-sourced rows: the producer's idempotency key (exports and `status --key` find it). */
+  idempotencyKey?: string | null;
+  /** Event-sourced rows: the producer's metadata, carried through to outcome events and exports. */
+  metadata?: Record<string, string> | null;
 }
 
-export interface RowRecord extends Omit<NewRow, 'state'> {
+export interface RowRecord extends Omit<NewRow, 'state' | 'idempotencyKey' | 'metadata'> {
   state: RowState;
+  /** Null for file rows. */
+  idempotencyKey: string | null;
+  metadata: Record<string, string> | null;
   giftRequestId: string | null;
   giftStatus: string | null;
   redemptionUrl: string | null;
@@ -137,6 +144,29 @@ export interface GiftUpdate {
   pollDueAt: number | null;
 }
 
+/**
+ * Event-driven sends: the row an idempotency key created. One item per key holds the hash of the
+ * first payload sent under it; another payload under the same key is recorded once, as a conflict.
+ */
+export interface IdempotencyRecord {
+  key: string;
+  payloadHash: string;
+  batchId: string;
+  row: number;
+  createdAt: string;
+}
+
+/** What `putEventRow` records beside the row, in the same transaction. */
+export interface EventRowClaim {
+  key: string;
+  payloadHash: string;
+  /**
+   * False: the first payload under the key (the key's own item). True: a different payload under a
+   * key already used, recorded once per (key, payload) so a redelivered conflict adds no second row.
+   */
+  conflict: boolean;
+}
+
 export interface Ledger {
   /** Creates the batch item; `false` when it exists already (a duplicate event). */
   createBatch(batch: { batchId: string; source: BatchSource; createdAt: string }): Promise<boolean>;
@@ -187,4 +217,17 @@ export interface Ledger {
   ): Promise<void>;
   /** Newest first; `active` keeps only the batches still splitting or sending. */
   listBatches(options?: { limit?: number; active?: boolean }): Promise<BatchRecord[]>;
+  /** The row an idempotency key created (its first payload), or null for a key never seen. */
+  findIdempotencyKey(key: string): Promise<IdempotencyRecord | null>;
+  /**
+   * The next row number of an event batch (an atomic counter on the batch item), creating the batch
+   * in phase `sending` when it is the first event of its day. A number is never handed out twice;
+   * one lost to a crash or a lost race leaves a gap, never a collision.
+   */
+  nextEventRow(batch: { batchId: string; source: BatchSource; createdAt: string }): Promise<number>;
+  /**
+   * Writes an event's row, its idempotency item and the batch's counters in one transaction; false
+   * (and nothing written) when the idempotency item exists already: another delivery won.
+   */
+  putEventRow(row: NewRow, claim: EventRowClaim, now: string): Promise<boolean>;
 }

@@ -4,7 +4,9 @@ import type {
   BatchRecord,
   BatchSource,
   ClaimResult,
+  EventRowClaim,
   GiftUpdate,
+  IdempotencyRecord,
   Ledger,
   NewRow,
   RowRecord,
@@ -29,6 +31,9 @@ const ZERO_COUNTS: BatchCounts = {
 export class InMemoryLedger implements Ledger {
   readonly batches = new Map<string, BatchRecord>();
   readonly rows = new Map<string, RowRecord>();
+  /** Idempotency items by `key` (first payload) or `key#hash` (a conflict). */
+  readonly idempotency = new Map<string, IdempotencyRecord>();
+  readonly #nextRow = new Map<string, number>();
 
   async createBatch(batch: {
     batchId: string;
@@ -61,6 +66,8 @@ export class InMemoryLedger implements Ledger {
     for (const row of rows) {
       this.rows.set(key(row.batchId, row.row), {
         ...structuredClone(row),
+        idempotencyKey: row.idempotencyKey ?? null,
+        metadata: row.metadata ? { ...row.metadata } : null,
         giftRequestId: null,
         giftStatus: null,
         redemptionUrl: null,
@@ -198,6 +205,42 @@ export class InMemoryLedger implements Ledger {
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
       .slice(0, options.limit ?? 50)
       .map((batch) => structuredClone(batch));
+  }
+
+  async findIdempotencyKey(idempotencyKey: string): Promise<IdempotencyRecord | null> {
+    return structuredClone(this.idempotency.get(idempotencyKey) ?? null);
+  }
+
+  async nextEventRow(batch: {
+    batchId: string;
+    source: BatchSource;
+    createdAt: string;
+  }): Promise<number> {
+    if (!this.batches.has(batch.batchId)) {
+      await this.createBatch(batch);
+      this.#batch(batch.batchId).phase = 'sending';
+    }
+    const row = (this.#nextRow.get(batch.batchId) ?? 0) + 1;
+    this.#nextRow.set(batch.batchId, row);
+    return row;
+  }
+
+  async putEventRow(row: NewRow, claim: EventRowClaim, now: string): Promise<boolean> {
+    const claimKey = claim.conflict ? `${claim.key}#${claim.payloadHash}` : claim.key;
+    if (this.idempotency.has(claimKey) || this.rows.has(key(row.batchId, row.row))) return false;
+    const batch = this.#batch(row.batchId);
+    this.idempotency.set(claimKey, {
+      key: claim.key,
+      payloadHash: claim.payloadHash,
+      batchId: row.batchId,
+      row: row.row,
+      createdAt: now,
+    });
+    await this.putRows([row]);
+    batch.counts.rows += 1;
+    batch.counts[row.state === 'pending' ? 'valid' : 'invalid'] += 1;
+    batch.updatedAt = now;
+    return true;
   }
 
   #batch(batchId: string): BatchRecord {
