@@ -137,3 +137,22 @@ export function pollerConfig(env: Environment = process.env): Readonly<PollerCon
     recheckQuietBatchAfterMs: optionalNumber(env, 'RECHECK_QUIET_BATCH_AFTER_MS', 5 * 60_000),
   });
 }
+
+/** Where producers of event-driven sends hear what became of their gifts. */
+export type OutcomeEventsConfig =
+  | { kind: 'eventbridge'; busName: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'none' };
+
+export function outcomeEventsConfig(env: Environment = process.env): Readonly<OutcomeEventsConfig> {
+  const busName = env.OUTCOME_EVENT_BUS_NAME?.trim();
+  const path = env.OUTCOME_EVENTS_FILE?.trim();
+  if (busName && path) {
+    throw new ConfigurationError(
+      'set OUTCOME_EVENT_BUS_NAME (AWS) or OUTCOME_EVENTS_FILE (local runs), not both',
+    );
+  }
+  if (busName) return Object.freeze({ kind: 'eventbridge', busName });
+  if (path) return Object.freeze({ kind: 'file', path });
+  return Object.freeze({ kind: 'none' });
+}

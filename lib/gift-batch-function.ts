@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -19,6 +20,7 @@ export const HANDLER_ENTRIES = {
   splitter: 'lambdas/handlers/splitter.ts',
   sender: 'lambdas/handlers/sender.ts',
   poller: 'lambdas/handlers/poller.ts',
+  intake: 'lambdas/handlers/intake.ts',
 } as const;
 export type HandlerName = keyof typeof HANDLER_ENTRIES;
 
@@ -226,6 +228,16 @@ export class GiftBatchFunction extends NodejsFunction {
       this.addEnvironment('ANDOPEN_MAX_RPS', String(settings.maxRps));
     }
     return this.bindApiKey(settings.apiKey);
+  }
+
+  /**
+   * OUTCOME_EVENT_BUS_NAME, and events:PutEvents on that bus only: where producers of event-driven
+   * sends hear what became of their gifts.
+   */
+  bindOutcomeBus(bus: IEventBus): this {
+    this.addEnvironment('OUTCOME_EVENT_BUS_NAME', bus.eventBusName);
+    bus.grantPutEventsTo(this);
+    return this;
   }
 
   /** A grant on `prefix*` is a wildcard in cdk-nag's eyes: say why, on this function's role. */

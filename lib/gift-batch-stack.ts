@@ -19,6 +19,7 @@ import { readStackSettings } from './stack-settings.ts';
  *   uploads/ ─► splitter ─► send queue ─► sender fleet ─► &Open      (ingest, send queue)
  *                  └──────────► ledger ◄─────┘  ▲                   (ledger)
  *   schedule ─► poller ─────────────────────────┘─► results/<batch>.csv   (poller, results)
+ *   bus "Gift Requested" / direct ─► intake queue ─► intake ─► send queue  (event intake)
  *
  * Settings come from CDK context (see stack-settings.ts); the shared numbers from
  * pipeline-settings.ts, which the local runtime uses too.
@@ -53,9 +54,20 @@ export class GiftBatchStack extends Stack {
       sendQueue: send.queue,
       andOpen,
     });
-    new EventIntakeConstruct(this, 'EventIntake');
+    const events = new EventIntakeConstruct(this, 'EventIntake', {
+      ...shared,
+      sendQueue: send.queue,
+      producerAccounts: settings.intakeProducerAccounts,
+    });
+    // Outcomes are decided where &Open answers: rejected/unknown by the sender, URL by the poller.
+    send.sender.bindOutcomeBus(events.bus);
+    polling.poller.bindOutcomeBus(events.bus);
     const observability = new ObservabilityConstruct(this, 'Observability', {
-      functions: [ingest.splitter, send.sender, polling.poller],
+      functions: [ingest.splitter, send.sender, polling.poller, events.intake],
+      intake: {
+        deadLetterQueue: events.deadLetterQueue,
+        ruleDeadLetterQueue: events.ruleDeadLetterQueue,
+      },
       sender: send.sender,
       sendQueue: send.queue,
       deadLetterQueue: send.deadLetterQueue,
@@ -75,5 +87,13 @@ export class GiftBatchStack extends Stack {
     });
     new CfnOutput(this, 'LedgerTableName', { value: ledger.table.tableName });
     new CfnOutput(this, 'DashboardName', { value: observability.dashboard.dashboardName });
+    new CfnOutput(this, 'EventBusName', {
+      value: events.bus.eventBusName,
+      description: 'Put "Gift Requested" events here; GiftRequestCreated/Failed come back on it',
+    });
+    new CfnOutput(this, 'IntakeQueueUrl', {
+      value: events.queue.queueUrl,
+      description: 'Or send the gift event JSON straight to this queue',
+    });
   }
 }

@@ -58,4 +58,7 @@ export const LEDGER_ACCESS = {
     actions: ['GetItem', 'PutItem', 'UpdateItem', 'Query'],
     indexes: ['byPollDue', 'byKind'],
   },
+  // The idempotency item and the row (Get), the day batch's row counter (Update), and the row, its
+  // key item and the counters in one TransactWriteItems (authorised as its Put and Update items).
+  intake: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
 } as const satisfies Record<HandlerName, LedgerAccess>;

@@ -36,6 +36,8 @@ export interface ObservabilityProps {
   sendQueue: IQueue;
   deadLetterQueue: IQueue;
   failedUploads: IQueue;
+  /** Event-driven sends: the intake queue's DLQ and the EventBridge rule's DLQ. */
+  intake?: { deadLetterQueue: IQueue; ruleDeadLetterQueue: IQueue };
   /** An existing SNS topic that alarms notify; without it the alarms only show in CloudWatch. */
   alarmTopicArn?: string;
 }
@@ -108,6 +110,32 @@ export class ObservabilityConstruct extends Construct {
         'draining the queue.',
       OLDEST_MESSAGE_ALARM_MINUTES * 60,
     );
+    if (props.intake) {
+      alarm(
+        'IntakeDeadLetters',
+        props.intake.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: fiveMinutes,
+          statistic: 'Maximum',
+        }),
+        'A gift event failed its receives (no readable idempotency key, or a persistent error): ' +
+          'the intake log says why; fix the producer and send it again.',
+      );
+      alarm(
+        'EventRuleDeadLetters',
+        props.intake.ruleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: fiveMinutes,
+          statistic: 'Maximum',
+        }),
+        'EventBridge could not deliver a Gift Requested event to the intake queue: the event is ' +
+          'in this DLQ (and in the bus archive, for replay).',
+      );
+      alarm(
+        'EventKeyConflicts',
+        pipelineMetric(METRIC.EventKeyConflicts, fiveMinutes),
+        'A producer reused an idempotency key with a different payload: that event was not sent ' +
+          '(an invalid row and a GiftRequestFailed event say so). The producer has a key bug.',
+      );
+    }
     for (const fn of props.functions) {
       alarm(
         `${capitalise(fn.handlerName)}Errors`,
@@ -160,10 +188,24 @@ export class ObservabilityConstruct extends Construct {
       }),
       new GraphWidget({
         title: 'Dead letters and failed uploads',
-        left: [props.deadLetterQueue, props.failedUploads].map((queue) =>
-          queue.metricApproximateNumberOfMessagesVisible({ period: oneMinute }),
-        ),
+        left: [
+          props.deadLetterQueue,
+          props.failedUploads,
+          ...(props.intake ? [props.intake.deadLetterQueue, props.intake.ruleDeadLetterQueue] : []),
+        ].map((queue) => queue.metricApproximateNumberOfMessagesVisible({ period: oneMinute })),
         width: 12,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Gift events (event-driven sends)',
+        left: [
+          METRIC.EventsAccepted,
+          METRIC.EventsDuplicate,
+          METRIC.EventKeyConflicts,
+          METRIC.EventsUnreadable,
+        ].map((name) => pipelineMetric(name, oneMinute)),
+        width: 24,
       }),
     );
     this.dashboard.addWidgets(

@@ -30,4 +30,18 @@ export const PIPELINE = {
     dlqRetentionDays: 14,
   },
   poller: { timeoutSeconds: 300, memoryMb: 512, everyMinutes: 1 },
+  intake: {
+    timeoutSeconds: 30,
+    memoryMb: 256,
+    batchSize: 10,
+    /** Events are single gifts; the senders, not the intake, set the pace. */
+    maxConcurrency: 2,
+    /**
+     * Receives before an intake message is dead-lettered: an unreadable event (no idempotency key)
+     * fails every time, so three tries are enough to ride out a transient ledger error.
+     */
+    maxReceiveCount: 3,
+    dlqRetentionDays: 14,
+    archiveRetentionDays: 30,
+  },
 } as const;

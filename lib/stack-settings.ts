@@ -18,6 +18,11 @@ export interface StackSettings {
   alarmTopicArn?: string;
   /** `logLevel`: POWERTOOLS_LOG_LEVEL of every function (default INFO). */
   logLevel: string;
+  /**
+   * `intakeProducerAccounts`: AWS account ids (comma-separated, or a JSON list in cdk.json) allowed
+   * to put gift events straight on the intake queue.
+   */
+  intakeProducerAccounts: string[];
 }
 
 export class StackSettingsError extends Error {
@@ -65,11 +70,28 @@ export function readStackSettings(node: Node): StackSettings {
     );
   }
 
+  const accountsValue: unknown = node.tryGetContext('intakeProducerAccounts');
+  const intakeProducerAccounts = (
+    Array.isArray(accountsValue)
+      ? accountsValue.map(String)
+      : String(accountsValue ?? '').split(',')
+  )
+    .map((account) => account.trim())
+    .filter((account) => account !== '');
+  for (const account of intakeProducerAccounts) {
+    if (!/^\d{12}$/.test(account)) {
+      throw new StackSettingsError(
+        `context intakeProducerAccounts must be 12-digit AWS account ids (got "${account}")`,
+      );
+    }
+  }
+
   const optional = <K extends string, V>(key: K, value: V | undefined) =>
     (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
   return {
     andopenBaseUrl,
     logLevel,
+    intakeProducerAccounts,
     ...optional('apiKeySecretName', text('apiKeySecretName')),
     ...optional('andopenMaxRps', andopenMaxRps),
     ...optional('defaultCampaignId', text('defaultCampaignId')),

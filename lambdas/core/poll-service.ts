@@ -23,6 +23,8 @@ export interface PollReport {
   gaveUp: number;
   /** Answers that need a person (a created gift &Open says does not exist, a refused key). */
   alarms: string[];
+  /** The rows that stopped being followed in this run (their outcome is now complete). */
+  settledRows: { batchId: string; row: number }[];
 }
 
 /**
@@ -59,7 +61,7 @@ export class PollService {
 
   async pollDue(): Promise<PollReport> {
     const due = await this.#ledger.rowsDueForPolling(this.#clock.now(), this.#settings.rowsPerRun);
-    const report: PollReport = { polled: 0, settled: 0, gaveUp: 0, alarms: [] };
+    const report: PollReport = { polled: 0, settled: 0, gaveUp: 0, alarms: [], settledRows: [] };
     const settledByBatch = new Map<string, number>();
     const permits = this.#limiter ? new Permits(this.#limiter, this.#clock, due.length) : null;
 
@@ -67,6 +69,7 @@ export class PollService {
       const settled = await this.#pollOne(row, report, permits);
       if (settled) {
         report.settled += 1;
+        report.settledRows.push({ batchId: row.batchId, row: row.row });
         settledByBatch.set(row.batchId, (settledByBatch.get(row.batchId) ?? 0) + 1);
       }
     });

@@ -25,6 +25,14 @@ export const METRIC = {
   PausedSeconds: 'PausedSeconds',
   /** Sending stopped because &Open refused the configuration (401/403/404, bad version). Alarmed. Unit Count. */
   ConfigurationStops: 'ConfigurationStops',
+  /** Gift events recorded as new rows (valid or invalid). Unit Count. */
+  EventsAccepted: 'EventsAccepted',
+  /** Gift events whose key was already recorded with the same payload: nothing new. Unit Count. */
+  EventsDuplicate: 'EventsDuplicate',
+  /** A different payload under an idempotency key already used: rejected and reported. Alarmed. Unit Count. */
+  EventKeyConflicts: 'EventKeyConflicts',
+  /** Intake messages without a readable key: they go to the intake DLQ. Unit Count. */
+  EventsUnreadable: 'EventsUnreadable',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -40,6 +48,10 @@ export const METRIC_UNIT: Readonly<
   RowsThrottled: MetricUnit.Count,
   PausedSeconds: MetricUnit.Seconds,
   ConfigurationStops: MetricUnit.Count,
+  EventsAccepted: MetricUnit.Count,
+  EventsDuplicate: MetricUnit.Count,
+  EventKeyConflicts: MetricUnit.Count,
+  EventsUnreadable: MetricUnit.Count,
 };
 
 /**

@@ -10,6 +10,7 @@ import {
   limiterStore,
   logger,
   objects,
+  outcomes,
   resultsBucket,
 } from './dependencies.ts';
 
@@ -42,6 +43,10 @@ export const handler = async (_event: unknown, context: Context): Promise<void> 
   });
   const report = await polling.pollDue();
   for (const alarm of report.alarms) logger.error(alarm);
+  // Event-sourced gifts whose URL arrived (or whose wait ended): tell their producers.
+  await outcomes.rowsDecided(report.settledRows).catch((error: unknown) => {
+    logger.error('could not publish outcome events', { error });
+  });
   const completed = await completion.completeFinishedBatches();
   logger.info('poll', {
     polled: report.polled,

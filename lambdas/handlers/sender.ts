@@ -8,7 +8,8 @@ import { CountsByBatch, retryDelaySeconds } from '../core/send-counts.ts';
 import type { SendResult } from '../core/send-service.ts';
 import { SendService } from '../core/send-service.ts';
 import { systemClock } from '../ports/clock.ts';
-import { andOpenApi, ledger, limiter, logger, sendQueue } from './dependencies.ts';
+import type { SendMessage } from '../ports/send-queue.ts';
+import { andOpenApi, ledger, limiter, logger, outcomes, sendQueue } from './dependencies.ts';
 import { METRIC, METRIC_UNIT, metrics } from './metrics.ts';
 
 const config = senderConfig();
@@ -35,6 +36,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
   // This invocation's slots of the fleet's rate, at most one per row.
   const permits = new Permits(limiter, systemClock, event.Records.length);
   const counts = new CountsByBatch();
+  const decided: SendMessage[] = [];
 
   const recordHandler = (record: SQSRecord): Promise<void> =>
     limit(async () => {
@@ -44,6 +46,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
         await sendQueue.enqueue([message], { delaySeconds: retryDelaySeconds(result) });
       }
       counts.add(message.batchId, result);
+      if (isDecided(result)) decided.push(message);
       recordMetrics(result);
       logger.info('row', { batchId: message.batchId, row: message.row, ...result });
     });
@@ -56,10 +59,20 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     // Counters are a progress hint; completion checks the rows themselves when they lag.
     logger.warn('could not update batch counters', { error });
   });
+  // Event-sourced rows rejected, unknown, or created with their URL: tell their producers.
+  await outcomes.rowsDecided(decided).catch((error: unknown) => {
+    logger.error('could not publish outcome events', { error });
+  });
   // An invocation with nothing to count publishes nothing (Powertools would warn about it).
   if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   return response;
 };
+
+/** A final outcome, and for a created gift one whose URL came with the answer (else the poller's). */
+function isDecided(result: SendResult): boolean {
+  if (result.kind !== 'done') return false;
+  return result.state === 'created' ? result.settled === true : result.state !== 'skipped';
+}
 
 const DONE_METRIC = {
   created: METRIC.RowsCreated,

@@ -170,7 +170,9 @@ describe('GiftBatchStack', () => {
       const [senderId] = functionByDescription(template, 'gift-batch sender');
 
       // Act
-      const mappings = resourcesOf(template, 'AWS::Lambda::EventSourceMapping');
+      const mappings = resourcesOf(template, 'AWS::Lambda::EventSourceMapping').filter(
+        ([, mapping]) => logicalIdOf(mapping.Properties?.FunctionName) === senderId,
+      );
 
       // Assess
       expect(mappings).toHaveLength(1);
@@ -190,7 +192,11 @@ describe('GiftBatchStack', () => {
       timeout: CDK_TIMEOUT,
     }, () => {
       // Prepare
-      const [, mapping] = resourcesOf(template, 'AWS::Lambda::EventSourceMapping')[0] ?? [];
+      const [senderFnId] = functionByDescription(template, 'gift-batch sender');
+      const [, mapping] =
+        resourcesOf(template, 'AWS::Lambda::EventSourceMapping').find(
+          ([, m]) => logicalIdOf(m.Properties?.FunctionName) === senderFnId,
+        ) ?? [];
       const queueId = logicalIdOf(mapping?.Properties?.EventSourceArn) as string;
       const senderId = logicalIdOf(mapping?.Properties?.FunctionName) as string;
       const resources = template.toJSON().Resources as Record<string, Resource>;
@@ -213,9 +219,10 @@ describe('GiftBatchStack', () => {
       // Act
       const withRedrive = queues.filter(([, queue]) => queue.Properties?.RedrivePolicy);
 
-      // Assess
-      expect(withRedrive).toHaveLength(1);
-      const redrive = withRedrive[0]?.[1].Properties?.RedrivePolicy;
+      // Assess: the send queue and the event intake queue.
+      expect(withRedrive).toHaveLength(2);
+      const sendQueue = withRedrive.find(([id]) => id.startsWith('Send'));
+      const redrive = sendQueue?.[1].Properties?.RedrivePolicy;
       expect(redrive.maxReceiveCount).toBe(PIPELINE.sendQueue.maxReceiveCount);
       const dlq = queues.find(([id]) => id === logicalIdOf(redrive.deadLetterTargetArn));
       expect(dlq?.[1].Properties?.MessageRetentionPeriod).toBe(
@@ -279,7 +286,7 @@ describe('GiftBatchStack', () => {
       const nodeMajor = (runtime: string) => Number(/^nodejs(\d+)\.x$/.exec(runtime)?.[1] ?? 0);
 
       // Assess
-      expect(functions).toHaveLength(3);
+      expect(functions).toHaveLength(4); // splitter, sender, poller, intake
       for (const [id, fn] of functions) {
         expect(fn.Properties?.Architectures, id).toEqual(['arm64']);
         expect(nodeMajor(fn.Properties?.Runtime), id).toBeGreaterThanOrEqual(22);
@@ -326,7 +333,9 @@ describe('GiftBatchStack', () => {
       const [pollerId] = functionByDescription(template, 'gift-batch poller');
 
       // Act
-      const rules = resourcesOf(template, 'AWS::Events::Rule');
+      const rules = resourcesOf(template, 'AWS::Events::Rule').filter(
+        ([, rule]) => rule.Properties?.ScheduleExpression,
+      );
 
       // Assess
       expect(rules).toHaveLength(1);
@@ -427,10 +436,11 @@ describe('GiftBatchStack', () => {
       expect(watching(METRIC.RowsUnknown, METRICS_NAMESPACE)[0]?.Dimensions).toEqual([
         { Name: 'service', Value: 'gift-batch' },
       ]);
-      // The send DLQ and the splitter's failed uploads.
-      expect(watching('ApproximateNumberOfMessagesVisible', 'AWS/SQS')).toHaveLength(2);
+      expect(watching(METRIC.EventKeyConflicts, METRICS_NAMESPACE)).toHaveLength(1);
+      // The send DLQ, the splitter's failed uploads, the intake DLQ and the event rule's DLQ.
+      expect(watching('ApproximateNumberOfMessagesVisible', 'AWS/SQS')).toHaveLength(4);
       expect(watching('ApproximateAgeOfOldestMessage', 'AWS/SQS')).toHaveLength(1);
-      expect(watching('Errors', 'AWS/Lambda')).toHaveLength(3);
+      expect(watching('Errors', 'AWS/Lambda')).toHaveLength(4);
       for (const alarm of alarms) {
         expect(alarm?.AlarmDescription).toBeTruthy();
         expect(alarm?.TreatMissingData).toBe('notBreaching');

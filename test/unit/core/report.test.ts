@@ -67,6 +67,8 @@ function row(number: number, overrides: Partial<RowRecord> = {}): RowRecord {
     updatedAt: at(number * 100),
     pollDueAt: null,
     pollDeadlineAt: null,
+    idempotencyKey: null,
+    metadata: null,
     ...overrides,
   };
 }
