@@ -141,6 +141,8 @@ export class CompletionService {
     const pause = state ? latestPause(state, Date.parse(batch.createdAt)) : null;
     return {
       learnedRps: state ? state.rate : null,
+      // Slow start with no ceiling: no throttle seen yet, the rate only grew.
+      stillSearching: state !== null && state.phase === 'slow-start',
       ceilingRps: this.#settings.ceilingRps ?? null,
       pauses: pause ? [pause] : [],
       stopReason: batch.stopReason,

@@ -148,10 +148,10 @@ function renderSends(data: ReportData): Html {
 poller’s status checks, so sends alone stay below it.</p>
 ${renderSendsChart(data)}
 <ul class="rate-facts">
-<li>Learned rate when the results were written: ${
+<li>The fleet’s rate for &amp;Open when the results were written: ${
     rate.learnedRps === null
       ? 'not known'
-      : html`<strong data-figure="learned-rps" data-value="${rate.learnedRps}">${perSecond(rate.learnedRps)}</strong>`
+      : html`<strong data-figure="learned-rps" data-value="${rate.learnedRps}">${perSecond(rate.learnedRps)}</strong>${rateNote(rate)}`
   }</li>
 <li>Configured ceiling: ${
     rate.ceilingRps === null
@@ -291,6 +291,16 @@ function share(part: number, whole: number): string {
   if (whole === 0) return '—';
   const percent = (100 * part) / whole;
   return `${percent > 0 && percent < 1 ? percent.toFixed(1) : Math.round(percent)}%`;
+}
+
+function rateNote(rate: ReportData['rate']): string {
+  if (rate.stillSearching) {
+    return ' — still rising: &Open has not throttled the fleet yet, so its limit is higher';
+  }
+  if (rate.ceilingRps !== null && rate.learnedRps !== null && rate.learnedRps >= rate.ceilingRps) {
+    return ' — at the configured ceiling';
+  }
+  return ' — learned from &Open’s answers (429s)';
 }
 
 function perSecond(rps: number): string {

@@ -60,6 +60,11 @@ export interface SendBucket {
 export interface RateContext {
   /** The fleet's learned send rate (requests/s) when the report was made; null when unknown. */
   learnedRps: number | null;
+  /**
+   * True while the fleet has not met &Open's limit yet (no throttle seen, no ceiling): its rate is
+   * still climbing, so the limit is somewhere above it.
+   */
+  stillSearching?: boolean;
   /** A configured ceiling (`--max-rps`, ANDOPEN_MAX_RPS); null when none. */
   ceilingRps: number | null;
   /** Pauses the fleet took on &Open's Retry-After (the limiter keeps the latest). */

@@ -83,10 +83,12 @@ export function renderSendsChart(data: ReportData): Html {
     const ceilingAt = rate.ceilingRps === null ? null : y(rate.ceilingRps);
     const learnedAt = y(rate.learnedRps);
     const labelShift = ceilingAt !== null && Math.abs(ceilingAt - learnedAt) < 14 ? 14 : 0;
+    const atCeiling = rate.ceilingRps !== null && rate.learnedRps >= rate.ceilingRps;
+    const name = rate.stillSearching ? 'fleet rate, rising' : atCeiling ? 'fleet rate' : 'learned';
     rateLines.push(
       learnedOffScale
-        ? html`<text x="${PLOT.right + 8}" y="${PLOT.top + 4}" data-figure="learned-line" class="rate-label">▲ learned ${formatRate(rate.learnedRps)}/s (off scale)</text>`
-        : horizontalLine(learnedAt, `learned ${formatRate(rate.learnedRps)}/s`, {
+        ? html`<text x="${PLOT.right + 8}" y="${PLOT.top + 4}" data-figure="learned-line" class="rate-label">▲ ${name} ${formatRate(rate.learnedRps)}/s (off scale)</text>`
+        : horizontalLine(learnedAt, `${name} ${formatRate(rate.learnedRps)}/s`, {
             stroke: '#0550ae',
             dash: '2 3',
             figure: 'learned-line',
@@ -181,7 +183,9 @@ function niceScale(highest: number): { step: number; top: number } {
   return { step, top: step * Math.ceil((highest * 1.05) / step) };
 }
 
+/** `120`, `7.5`, `8` (not `7.99`: a rate is an estimate), `0.25`. */
 function formatRate(value: number): string {
   if (value >= 100) return String(Math.round(value));
-  return String(Number(value.toPrecision(3)));
+  if (value >= 1) return String(Number(value.toFixed(1)));
+  return String(Number(value.toPrecision(2)));
 }

@@ -226,12 +226,11 @@ describe('ReportTally', () => {
     const { sends } = tallied(rows);
 
     // Assess
-    expect(sends.bucketMs).toBe(100);
-    expect(sends.buckets[0]).toEqual({ start: at(200), created: 1, rejected: 1, unknown: 0 });
-    expect(sends.buckets).toHaveLength(14);
-    const sum = (key: 'created' | 'rejected' | 'unknown') =>
-      sends.buckets.reduce((total, bucket) => total + bucket[key], 0);
-    expect([sum('created'), sum('rejected'), sum('unknown')]).toEqual([2, 1, 1]);
+    expect(sends.bucketMs).toBe(1_000);
+    expect(sends.buckets).toEqual([
+      { start: at(0), created: 1, rejected: 1, unknown: 1 },
+      { start: at(1_000), created: 1, rejected: 0, unknown: 0 },
+    ]);
     expect(sends.undated).toBe(1);
   });
 
@@ -267,16 +266,20 @@ describe('TimeBuckets', () => {
     expect(result[0]?.counts.sent).toBe(inFirst);
   });
 
-  it('keeps narrow buckets for a short batch', () => {
+  it('keeps one-second buckets for a short batch, empty seconds included', () => {
     // Prepare
     const buckets = new TimeBuckets(['sent'] as const, 90);
 
-    // Act
-    for (let ms = 0; ms < 5_000; ms += 50) buckets.add(T0 + ms, 'sent');
+    // Act: a minute and a half of sends, none in its 11th second.
+    for (let ms = 0; ms < 80_000; ms += 50) {
+      if (ms < 10_000 || ms >= 11_000) buckets.add(T0 + ms, 'sent');
+    }
 
-    // Assess: five seconds in at most 90 buckets is 100 ms each.
-    expect(buckets.widthMs).toBe(100);
-    expect(buckets.buckets()).toHaveLength(50);
+    // Assess
+    expect(buckets.widthMs).toBe(1_000);
+    expect(buckets.buckets()).toHaveLength(80);
+    expect(buckets.buckets()[10]).toEqual({ startMs: T0 + 10_000, counts: { sent: 0 } });
+    expect(buckets.buckets()[11]?.counts.sent).toBe(20);
   });
 });
 
@@ -402,6 +405,22 @@ describe('renderReportHtml', () => {
     expect(reportFigures(page)).toMatchObject({ 'learned-rps': 8, 'ceiling-rps': 10 });
   });
 
+  it('says when the fleet has met no limit yet, or runs at its ceiling', () => {
+    // Act
+    const rising = renderReportHtml(
+      tallied(MIXED, {}, { ...NO_RATE, learnedRps: 20, stillSearching: true }),
+    );
+    const capped = renderReportHtml(
+      tallied(MIXED, {}, { ...NO_RATE, learnedRps: 10, ceilingRps: 10 }),
+    );
+
+    // Assess
+    expect(rising).toContain('fleet rate, rising 20/s');
+    expect(rising).toContain('still rising: &amp;Open has not throttled the fleet yet');
+    expect(capped).toContain('fleet rate 10/s');
+    expect(capped).toContain('at the configured ceiling');
+  });
+
   it('marks a learned rate far above the sends instead of flattening the bars', () => {
     // Act
     const page = renderReportHtml(tallied(MIXED, {}, { ...NO_RATE, learnedRps: 640 }));
@@ -454,6 +473,7 @@ describe('CompletionService writes the report beside the results', () => {
     const limiter = new InMemoryLimiterStore();
     limiter.state = {
       version: 1,
+      phase: 'steady',
       rate: 7.5,
       pausedUntil: T0 + 900,
       pauseReason: '&Open rate limit (429): waiting for Retry-After',
