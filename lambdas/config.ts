@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_ROWS_PER_FILE } from './core/recipients/index.ts';
+import { DEFAULT_RECONCILE_SETTINGS } from './core/reconcile-service.ts';
 
 /**
  * The handlers' configuration: read from the environment once, validated, frozen. A missing or
@@ -125,6 +126,10 @@ export interface PollerConfig {
   rowsPerRun: number;
   concurrency: number;
   recheckQuietBatchAfterMs: number;
+  /** Re-drive a batch's undecided rows after this long without progress (lost messages). */
+  reconcileQuietAfterMs: number;
+  /** ...re-driving a `sending` row only once it has been `sending` this long (its sender is gone). */
+  reconcileSendingStaleAfterMs: number;
 }
 
 export function pollerConfig(env: Environment = process.env): Readonly<PollerConfig> {
@@ -135,6 +140,16 @@ export function pollerConfig(env: Environment = process.env): Readonly<PollerCon
     // The fleet's shared rate paces the GETs; this only bounds the sockets one run keeps open.
     concurrency: optionalNumber(env, 'POLL_CONCURRENCY', 32, { min: 1 }),
     recheckQuietBatchAfterMs: optionalNumber(env, 'RECHECK_QUIET_BATCH_AFTER_MS', 5 * 60_000),
+    reconcileQuietAfterMs: optionalNumber(
+      env,
+      'RECONCILE_QUIET_AFTER_MS',
+      DEFAULT_RECONCILE_SETTINGS.quietAfterMs,
+    ),
+    reconcileSendingStaleAfterMs: optionalNumber(
+      env,
+      'RECONCILE_SENDING_STALE_AFTER_MS',
+      DEFAULT_RECONCILE_SETTINGS.sendingStaleAfterMs,
+    ),
   });
 }
 

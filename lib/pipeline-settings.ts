@@ -1,3 +1,8 @@
+import { MAX_DELAY_SECONDS } from '../lambdas/core/send-counts.ts';
+
+const SENDER_TIMEOUT_SECONDS = 60;
+const VISIBILITY_TIMEOUT_SECONDS = 6 * SENDER_TIMEOUT_SECONDS;
+
 /**
  * The numbers the deployed stack and the local runtime share, so that a local run drives the
  * handlers exactly as Lambda and SQS will in AWS.
@@ -5,7 +10,7 @@
 export const PIPELINE = {
   splitter: { timeoutSeconds: 900, memoryMb: 1024 },
   sender: {
-    timeoutSeconds: 60,
+    timeoutSeconds: SENDER_TIMEOUT_SECONDS,
     memoryMb: 512,
     /** Messages per invocation (SQS allows at most 10 per receive). */
     batchSize: 10,
@@ -20,7 +25,7 @@ export const PIPELINE = {
   },
   sendQueue: {
     /** AWS's advice for SQS event sources: at least six times the function timeout. */
-    visibilityTimeoutSeconds: 6 * 60,
+    visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
     /**
      * Receives before a message is dead-lettered. Waiting (429, 503, a stopped batch) re-queues a new
      * message instead of failing, so only real failures count here: five covers a crashed container or
@@ -43,5 +48,16 @@ export const PIPELINE = {
     maxReceiveCount: 3,
     dlqRetentionDays: 14,
     archiveRetentionDays: 30,
+  },
+  /** The poller's reconcile: re-driving rows whose message was lost (reconcile-service.ts). */
+  reconcile: {
+    /**
+     * A batch is re-driven only after this long without ledger progress: longer than a live message
+     * can be out of sight (a re-queue delayed by the longest delay, then received and held for the
+     * visibility timeout: 21 minutes), with a few minutes' margin.
+     */
+    quietAfterSeconds: VISIBILITY_TIMEOUT_SECONDS + MAX_DELAY_SECONDS + 4 * 60,
+    /** A `sending` row is re-driven only once its sender must have ended: its time limit + margin. */
+    sendingStaleAfterSeconds: 2 * SENDER_TIMEOUT_SECONDS,
   },
 } as const;

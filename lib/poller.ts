@@ -35,6 +35,12 @@ export class PollerConstruct extends Construct {
       logLevel: props.logLevel,
       // The next run starts within a minute anyway; a retry would only overlap it.
       retryAttempts: 0,
+      environment: {
+        RECONCILE_QUIET_AFTER_MS: String(PIPELINE.reconcile.quietAfterSeconds * 1000),
+        RECONCILE_SENDING_STALE_AFTER_MS: String(
+          PIPELINE.reconcile.sendingStaleAfterSeconds * 1000,
+        ),
+      },
     })
       .bindLedger(props.ledger, LEDGER_ACCESS.poller)
       .bindSendQueue(props.sendQueue)

@@ -24,6 +24,7 @@ import type {
   IdempotencyRecord,
   Ledger,
   NewRow,
+  ReleaseUnknownResult,
   RowRecord,
   RowState,
   SendRecord,
@@ -108,6 +109,7 @@ export class DynamoDbLedger implements Ledger {
             fileError: null,
             completedAt: null,
             resultsKey: null,
+            lastReconciledAt: null,
             ...counts,
           },
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -312,6 +314,38 @@ export class DynamoDbLedger implements Ledger {
     );
   }
 
+  async releaseUnknown(batchId: string, row: number, now: string): Promise<ReleaseUnknownResult> {
+    try {
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: batchPk(batchId), sk: rowSk(row) },
+          // The earlier guess stays readable beside the new try: results can say what happened.
+          UpdateExpression: [
+            'SET #state = :pending, updatedAt = :now, releasedFromUnknownAt = :now,',
+            'previousUnknownReason = if_not_exists(unknownReason, :null),',
+            'previousRequestId = if_not_exists(requestId, :null)',
+            'REMOVE unknownReason, requestId',
+          ].join(' '),
+          ConditionExpression: '#state = :unknown',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':pending': 'pending',
+            ':unknown': 'unknown',
+            ':now': now,
+            ':null': null,
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { released: true };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const old = error.Item ? unmarshall(error.Item) : undefined;
+      return { released: false, state: old ? (old.state as RowState) : 'missing' };
+    }
+  }
+
   async updateGift(batchId: string, row: number, update: GiftUpdate, now: string): Promise<void> {
     const following = update.pollDueAt !== null;
     try {
@@ -405,6 +439,30 @@ export class DynamoDbLedger implements Ledger {
         ExpressionAttributeValues: values,
       }),
     );
+  }
+
+  async markReconciled(batchId: string, seen: string | null, now: string): Promise<boolean> {
+    try {
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: batchPk(batchId), sk: BATCH_SK },
+          UpdateExpression: 'SET lastReconciledAt = :now',
+          ConditionExpression:
+            seen === null
+              ? 'attribute_exists(pk) AND (attribute_not_exists(lastReconciledAt) OR lastReconciledAt = :null)'
+              : 'lastReconciledAt = :seen',
+          ExpressionAttributeValues: {
+            ':now': now,
+            ...(seen === null ? { ':null': null } : { ':seen': seen }),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   async listBatches(options: { limit?: number; active?: boolean } = {}): Promise<BatchRecord[]> {
@@ -635,6 +693,9 @@ function toRowRecord(item: Item): RowRecord {
     requestId: stringOrNull(item.requestId),
     sentAt: stringOrNull(item.sentAt),
     unknownReason: stringOrNull(item.unknownReason),
+    releasedFromUnknownAt: stringOrNull(item.releasedFromUnknownAt),
+    previousUnknownReason: stringOrNull(item.previousUnknownReason),
+    previousRequestId: stringOrNull(item.previousRequestId),
     giftCreatedAt: stringOrNull(item.giftCreatedAt),
     giftUpdatedAt: stringOrNull(item.giftUpdatedAt),
     createdAt: String(item.createdAt),
@@ -659,6 +720,7 @@ function toBatchRecord(item: Item): BatchRecord {
     fileError: stringOrNull(item.fileError),
     completedAt: stringOrNull(item.completedAt),
     resultsKey: stringOrNull(item.resultsKey),
+    lastReconciledAt: stringOrNull(item.lastReconciledAt),
   };
 }
 

@@ -1,8 +1,38 @@
-import type { Ledger } from '../ports/ledger.ts';
+import { type Clock, systemClock } from '../ports/clock.ts';
+import type { BatchRecord, Ledger, RowRecord } from '../ports/ledger.ts';
 import type { SendMessage, SendQueue } from '../ports/send-queue.ts';
 
 /** Messages queued together when re-driving a batch. */
 const REDRIVE_CHUNK = 100;
+
+export interface ReconcileSettings {
+  /**
+   * A batch with no ledger progress for this long may have lost messages. It must exceed the longest
+   * time a live message can be out of sight (visibility timeout + the longest re-queue delay), so that
+   * a batch that is only waiting is left alone.
+   */
+  quietAfterMs: number;
+  /**
+   * A row `sending` for longer than this has no live sender (the sender's time limit + a margin):
+   * only then is it re-driven, so a sender still waiting for &Open is never raced.
+   */
+  sendingStaleAfterMs: number;
+}
+
+/**
+ * The defaults the poller uses when the environment says nothing (see lambdas/config.ts); the stack
+ * sets the same from lib/pipeline-settings.ts, where the reasons are.
+ */
+export const DEFAULT_RECONCILE_SETTINGS: ReconcileSettings = {
+  quietAfterMs: 25 * 60_000,
+  sendingStaleAfterMs: 2 * 60_000,
+};
+
+export interface BatchRedrive {
+  batchId: string;
+  /** Rows queued again: `pending` ones, and `sending` ones whose sender is gone. */
+  queued: number;
+}
 
 /**
  * The ledger is the source of truth; the queue is only transport. A row still `pending` (or left in
@@ -11,25 +41,46 @@ const REDRIVE_CHUNK = 100;
  * claim lets only one delivery send it, and a row found in `sending` becomes `unknown`, never a
  * second POST.
  *
- * Primary course:
- * 1. Walk the active batch's rows in order.
+ * Primary course (locally, at the start of every run and as `gift-batch reconcile`):
+ * 1. Walk the rows of every batch still sending, in order.
  * 2. Queue every row not yet decided, in chunks.
+ *
+ * Primary course (in AWS, on the poller's schedule, where senders may be alive):
+ * 1. Take the batches still sending that have been quiet (no ledger progress, no reconcile) for
+ *    longer than a message can legitimately be out of sight.
+ * 2. Record the reconcile on the batch first; a batch another poller just took is left to it.
+ * 3. Queue its `pending` rows, and its `sending` rows only once their sender must be gone.
  */
 export class ReconcileService {
   readonly #ledger: Ledger;
   readonly #queue: SendQueue;
+  readonly #clock: Clock;
+  readonly #settings: ReconcileSettings;
 
-  constructor(deps: { ledger: Ledger; queue: SendQueue }) {
+  constructor(deps: {
+    ledger: Ledger;
+    queue: SendQueue;
+    clock?: Clock;
+    settings?: ReconcileSettings;
+  }) {
     this.#ledger = deps.ledger;
     this.#queue = deps.queue;
+    this.#clock = deps.clock ?? systemClock;
+    this.#settings = deps.settings ?? DEFAULT_RECONCILE_SETTINGS;
   }
 
-  /** Re-drives the undecided rows of one batch; returns how many were queued. */
-  async redriveBatch(batchId: string): Promise<number> {
+  /**
+   * Re-drives the undecided rows of one batch; returns how many were queued. With
+   * `sendingClaimedBefore` (ms), a `sending` row is queued only if it was claimed before then.
+   */
+  async redriveBatch(
+    batchId: string,
+    options: { sendingClaimedBefore?: number } = {},
+  ): Promise<number> {
     let queued = 0;
     let chunk: SendMessage[] = [];
     for await (const row of this.#ledger.listRows(batchId)) {
-      if (row.state !== 'pending' && row.state !== 'sending') continue;
+      if (!isUndecided(row, options.sendingClaimedBefore)) continue;
       chunk.push({ batchId, row: row.row });
       if (chunk.length >= REDRIVE_CHUNK) {
         await this.#queue.enqueue(chunk);
@@ -41,7 +92,10 @@ export class ReconcileService {
     return queued + chunk.length;
   }
 
-  /** Re-drives every batch still sending; returns the rows queued per batch. */
+  /**
+   * Re-drives every batch still sending, at once; returns the rows queued per batch. Only for a
+   * place where no sender of an earlier process can still be alive (one machine, at start).
+   */
   async redriveActiveBatches(): Promise<Map<string, number>> {
     const queued = new Map<string, number>();
     for (const batch of await this.#ledger.listBatches({ active: true, limit: 1_000 })) {
@@ -50,4 +104,39 @@ export class ReconcileService {
     }
     return queued;
   }
+
+  /** Re-drives the batches that have been quiet for too long, each at most once per quiet period. */
+  async redriveQuietBatches(): Promise<BatchRedrive[]> {
+    const nowMs = this.#clock.now();
+    const redriven: BatchRedrive[] = [];
+    for (const batch of await this.#ledger.listBatches({ active: true, limit: 1_000 })) {
+      // Splitting batches belong to their splitter; stopped ones wait for a person.
+      if (batch.phase !== 'sending' || !this.#isQuiet(batch, nowMs)) continue;
+      const now = new Date(nowMs).toISOString();
+      if (!(await this.#ledger.markReconciled(batch.batchId, batch.lastReconciledAt, now)))
+        continue;
+      const queued = await this.redriveBatch(batch.batchId, {
+        sendingClaimedBefore: nowMs - this.#settings.sendingStaleAfterMs,
+      });
+      redriven.push({ batchId: batch.batchId, queued });
+    }
+    return redriven;
+  }
+
+  /** No progress and no reconcile for a whole quiet period. */
+  #isQuiet(batch: BatchRecord, nowMs: number): boolean {
+    const lastNews = Math.max(
+      Date.parse(batch.updatedAt),
+      batch.lastReconciledAt ? Date.parse(batch.lastReconciledAt) : 0,
+    );
+    return nowMs - lastNews >= this.#settings.quietAfterMs;
+  }
+}
+
+function isUndecided(row: RowRecord, sendingClaimedBefore: number | undefined): boolean {
+  if (row.state === 'pending') return true;
+  if (row.state !== 'sending') return false;
+  if (sendingClaimedBefore === undefined) return true;
+  // A row's updatedAt is its claim time for as long as it stays `sending`.
+  return Date.parse(row.updatedAt) < sendingClaimedBefore;
 }

@@ -18,8 +18,8 @@ const DEFAULT_RETRY_DELAY_SECONDS: Record<
   paused: 5,
 };
 
-/** SQS delays a message by at most 15 minutes. */
-const MAX_DELAY_SECONDS = 900;
+/** SQS delays a message by at most 15 minutes: the longest a re-queued row waits out of sight. */
+export const MAX_DELAY_SECONDS = 900;
 
 /** How long to delay a re-queued row: the Retry-After when &Open gave one, else a default. */
 export function retryDelaySeconds(result: Extract<SendResult, { kind: 'retry' }>): number {

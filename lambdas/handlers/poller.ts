@@ -2,6 +2,7 @@ import type { Context } from 'aws-lambda';
 import { pollerConfig } from '../config.ts';
 import { CompletionService } from '../core/completion-service.ts';
 import { PollService } from '../core/poll-service.ts';
+import { ReconcileService } from '../core/reconcile-service.ts';
 import { systemClock } from '../ports/clock.ts';
 import {
   andOpenApi,
@@ -12,6 +13,7 @@ import {
   objects,
   outcomes,
   resultsBucket,
+  sendQueue,
 } from './dependencies.ts';
 
 const config = pollerConfig();
@@ -26,11 +28,21 @@ const completion = new CompletionService({
     ceilingRps: limiter.settings.ceilingRps,
   },
 });
+const reconcile = new ReconcileService({
+  ledger,
+  queue: sendQueue,
+  clock: systemClock,
+  settings: {
+    quietAfterMs: config.reconcileQuietAfterMs,
+    sendingStaleAfterMs: config.reconcileSendingStaleAfterMs,
+  },
+});
 let polling: PollService | undefined;
 
 /**
- * On a schedule: follow created gifts until their URL appears, then write finished batches' results
- * (CSV, JSON summary, HTML report).
+ * On a schedule: follow created gifts until their URL appears, re-drive the undecided rows of batches
+ * that went quiet (their messages were lost: the ledger is the source of truth), then write finished
+ * batches' results (CSV, JSON summary, HTML report).
  */
 export const handler = async (_event: unknown, context: Context): Promise<void> => {
   logger.addContext(context);
@@ -47,11 +59,18 @@ export const handler = async (_event: unknown, context: Context): Promise<void> 
   await outcomes.rowsDecided(report.settledRows).catch((error: unknown) => {
     logger.error('could not publish outcome events', { error });
   });
+  const redriven = await reconcile.redriveQuietBatches();
+  for (const { batchId, queued } of redriven) {
+    // Worth a look: in a healthy fleet a batch is never quiet with undecided rows.
+    if (queued > 0)
+      logger.warn('re-drove the undecided rows of a quiet batch', { batchId, queued });
+  }
   const completed = await completion.completeFinishedBatches();
   logger.info('poll', {
     polled: report.polled,
     settled: report.settled,
     gaveUp: report.gaveUp,
+    reconciled: redriven.map((batch) => batch.batchId),
     completed: completed.map((batch) => batch.batchId),
   });
 };

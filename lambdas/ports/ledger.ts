@@ -64,6 +64,13 @@ export interface RowRecord extends Omit<NewRow, 'state' | 'idempotencyKey' | 'me
   sentAt: string | null;
   /** Why an `unknown` row is unknown, in words a person can check against. */
   unknownReason: string | null;
+  /**
+   * Set once a person released the row from `unknown` for another try (retry-unknown): when, and
+   * what the row was unknown for and under which Request-Id, so the results can say so.
+   */
+  releasedFromUnknownAt: string | null;
+  previousUnknownReason: string | null;
+  previousRequestId: string | null;
   /** &Open's timestamps of the gift request. */
   giftCreatedAt: string | null;
   giftUpdatedAt: string | null;
@@ -112,6 +119,8 @@ export interface BatchRecord {
   completedAt: string | null;
   /** Where the results file went, once written. */
   resultsKey: string | null;
+  /** When a reconcile last re-drove the batch's undecided rows (in AWS: once per quiet period). */
+  lastReconciledAt: string | null;
 }
 
 export type ClaimResult =
@@ -134,6 +143,11 @@ export type SendRecord =
     }
   | { state: 'rejected'; requestId: string | null; errors: RowError[] }
   | { state: 'unknown'; requestId: string | null; reason: string };
+
+/** What became of a request to release an `unknown` row. */
+export type ReleaseUnknownResult =
+  | { released: true }
+  | { released: false; state: RowState | 'missing' };
 
 export interface GiftUpdate {
   giftStatus: string;
@@ -203,6 +217,12 @@ export interface Ledger {
   recordSend(batchId: string, row: number, record: SendRecord, now: string): Promise<boolean>;
   /** A row found in `sending` by a later delivery: its sender died mid-request. */
   markUnknown(batchId: string, row: number, reason: string, now: string): Promise<boolean>;
+  /**
+   * `unknown → pending`, after a person checked with &Open that no gift was created (retry-unknown).
+   * Keeps the earlier reason and Request-Id as `previousUnknownReason` / `previousRequestId`, with
+   * `releasedFromUnknownAt`. The batch's counters are the caller's to adjust.
+   */
+  releaseUnknown(batchId: string, row: number, now: string): Promise<ReleaseUnknownResult>;
   /** Status and URL updates of a created row (poller, webhooks). */
   updateGift(batchId: string, row: number, update: GiftUpdate, now: string): Promise<void>;
   /** Created rows whose next poll is due. */
@@ -215,6 +235,12 @@ export interface Ledger {
     fields: { stopReason?: string | null; completedAt?: string; resultsKey?: string },
     now: string,
   ): Promise<void>;
+  /**
+   * Records a reconcile of the batch, only if nobody recorded another since `seen` (its
+   * `lastReconciledAt` as read): true when this caller won the turn. Leaves `updatedAt` alone, which
+   * means progress.
+   */
+  markReconciled(batchId: string, seen: string | null, now: string): Promise<boolean>;
   /** Newest first; `active` keeps only the batches still splitting or sending. */
   listBatches(options?: { limit?: number; active?: boolean }): Promise<BatchRecord[]>;
   /** The row an idempotency key created (its first payload), or null for a key never seen. */

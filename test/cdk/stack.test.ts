@@ -5,6 +5,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LEDGER_INDEXES, LEDGER_KEYS } from '../../lambdas/adapters/ledger-table.ts';
+import { MAX_DELAY_SECONDS } from '../../lambdas/core/send-counts.ts';
 import { METRIC, METRICS_NAMESPACE } from '../../lambdas/handlers/metrics.ts';
 import { GiftBatchStack } from '../../lib/gift-batch-stack.ts';
 import { PIPELINE } from '../../lib/pipeline-settings.ts';
@@ -326,6 +327,24 @@ describe('GiftBatchStack', () => {
       }
       // The splitter never calls &Open, so it gets no access to the key.
       expect(variables('gift-batch splitter')).not.toContain('ANDOPEN_API_KEY_SECRET_ID');
+    });
+
+    it('re-drives a quiet batch only after a live message can no longer be out of sight', {
+      timeout: CDK_TIMEOUT,
+    }, () => {
+      // Prepare
+      const longestOutOfSightMs =
+        (PIPELINE.sendQueue.visibilityTimeoutSeconds + MAX_DELAY_SECONDS) * 1000;
+
+      // Act
+      const variables = functionByDescription(template, 'gift-batch poller')[1].Properties
+        ?.Environment.Variables as Record<string, string>;
+
+      // Assess
+      expect(Number(variables.RECONCILE_QUIET_AFTER_MS)).toBeGreaterThan(longestOutOfSightMs);
+      expect(Number(variables.RECONCILE_SENDING_STALE_AFTER_MS)).toBeGreaterThan(
+        PIPELINE.sender.timeoutSeconds * 1000,
+      );
     });
 
     it('runs the poller every minute', { timeout: CDK_TIMEOUT }, () => {

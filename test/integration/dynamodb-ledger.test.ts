@@ -278,4 +278,91 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     const ids = batches.map((batch) => batch.batchId);
     expect(ids.indexOf('b-new')).toBeLessThan(ids.indexOf('b-old'));
   });
+
+  it('releases an unknown row to pending once, keeping its earlier reason and Request-Id', async () => {
+    // Prepare: row 1 unknown with a Request-Id, row 2 unknown without one, row 3 created.
+    await ledger.createBatch({
+      batchId: 'b-release',
+      source: { description: 'x', bucket: null, key: null, versionOrEtag: null },
+      createdAt: NOW,
+    });
+    await ledger.putRows([1, 2, 3].map((row) => pendingRow('b-release', row)));
+    for (const row of [1, 2, 3]) await ledger.claimRow('b-release', row, NOW);
+    await ledger.recordSend(
+      'b-release',
+      1,
+      { state: 'unknown', requestId: 'req_504', reason: 'HTTP 504 on POST' },
+      NOW,
+    );
+    await ledger.markUnknown('b-release', 2, 'a sender stopped mid-request', NOW);
+    await ledger.recordSend(
+      'b-release',
+      3,
+      {
+        state: 'created',
+        requestId: 'req_201',
+        giftRequestId: 'gift-3',
+        giftStatus: 'submitted',
+        redemptionUrl: 'https://r/3',
+        giftCreatedAt: NOW,
+        giftUpdatedAt: NOW,
+        pollDueAt: null,
+        pollDeadlineAt: null,
+      },
+      NOW,
+    );
+    const later = '2026-11-22T11:00:00.000Z';
+
+    // Act
+    const first = await ledger.releaseUnknown('b-release', 1, later);
+    const again = await ledger.releaseUnknown('b-release', 1, later);
+    const withoutRequestId = await ledger.releaseUnknown('b-release', 2, later);
+    const created = await ledger.releaseUnknown('b-release', 3, later);
+    const missing = await ledger.releaseUnknown('b-release', 9, later);
+
+    // Assess
+    expect(first).toEqual({ released: true });
+    expect(again).toEqual({ released: false, state: 'pending' });
+    expect(withoutRequestId).toEqual({ released: true });
+    expect(created).toEqual({ released: false, state: 'created' });
+    expect(missing).toEqual({ released: false, state: 'missing' });
+    expect(await ledger.getRow('b-release', 1)).toMatchObject({
+      state: 'pending',
+      unknownReason: null,
+      requestId: null,
+      previousUnknownReason: 'HTTP 504 on POST',
+      previousRequestId: 'req_504',
+      releasedFromUnknownAt: later,
+      updatedAt: later,
+    });
+    expect(await ledger.getRow('b-release', 2)).toMatchObject({
+      state: 'pending',
+      previousUnknownReason: 'a sender stopped mid-request',
+      previousRequestId: null,
+    });
+    expect((await ledger.claimRow('b-release', 1, later)).claimed).toBe(true);
+  });
+
+  it('records a reconcile only for the caller that saw the last one, leaving updatedAt alone', async () => {
+    // Prepare
+    await ledger.createBatch({
+      batchId: 'b-reconcile',
+      source: { description: 'x', bucket: null, key: null, versionOrEtag: null },
+      createdAt: NOW,
+    });
+    const first = '2026-11-22T10:30:00.000Z';
+    const second = '2026-11-22T10:50:00.000Z';
+
+    // Act
+    const won = await ledger.markReconciled('b-reconcile', null, first);
+    const lostRace = await ledger.markReconciled('b-reconcile', null, first);
+    const next = await ledger.markReconciled('b-reconcile', first, second);
+    const missingBatch = await ledger.markReconciled('b-none', null, first);
+
+    // Assess
+    expect([won, lostRace, next, missingBatch]).toEqual([true, false, true, false]);
+    const batch = await ledger.getBatch('b-reconcile');
+    expect(batch?.lastReconciledAt).toBe(second);
+    expect(batch?.updatedAt).toBe(NOW);
+  });
 });

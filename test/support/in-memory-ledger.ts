@@ -9,6 +9,7 @@ import type {
   IdempotencyRecord,
   Ledger,
   NewRow,
+  ReleaseUnknownResult,
   RowRecord,
   RowState,
   SendRecord,
@@ -53,6 +54,7 @@ export class InMemoryLedger implements Ledger {
       fileError: null,
       completedAt: null,
       resultsKey: null,
+      lastReconciledAt: null,
     });
     return true;
   }
@@ -74,6 +76,9 @@ export class InMemoryLedger implements Ledger {
         requestId: null,
         sentAt: null,
         unknownReason: null,
+        releasedFromUnknownAt: null,
+        previousUnknownReason: null,
+        previousRequestId: null,
         giftCreatedAt: null,
         giftUpdatedAt: null,
         createdAt: now,
@@ -159,6 +164,20 @@ export class InMemoryLedger implements Ledger {
     });
   }
 
+  async releaseUnknown(batchId: string, row: number, now: string): Promise<ReleaseUnknownResult> {
+    const record = this.rows.get(key(batchId, row));
+    if (!record) return { released: false, state: 'missing' };
+    if (record.state !== 'unknown') return { released: false, state: record.state };
+    record.state = 'pending';
+    record.previousUnknownReason = record.unknownReason;
+    record.previousRequestId = record.requestId;
+    record.releasedFromUnknownAt = now;
+    record.unknownReason = null;
+    record.requestId = null;
+    record.updatedAt = now;
+    return { released: true };
+  }
+
   async updateGift(batchId: string, row: number, update: GiftUpdate, now: string): Promise<void> {
     this.#move(batchId, row, ['created'], (record) => {
       record.giftStatus = update.giftStatus;
@@ -197,6 +216,13 @@ export class InMemoryLedger implements Ledger {
     if (fields.completedAt !== undefined) batch.completedAt = fields.completedAt;
     if (fields.resultsKey !== undefined) batch.resultsKey = fields.resultsKey;
     batch.updatedAt = now;
+  }
+
+  async markReconciled(batchId: string, seen: string | null, now: string): Promise<boolean> {
+    const batch = this.#batch(batchId);
+    if (batch.lastReconciledAt !== seen) return false;
+    batch.lastReconciledAt = now;
+    return true;
   }
 
   async listBatches(options: { limit?: number; active?: boolean } = {}): Promise<BatchRecord[]> {

@@ -15,6 +15,7 @@ const batch = (overrides: Partial<BatchRecord> = {}): BatchRecord => ({
   fileError: null,
   completedAt: null,
   resultsKey: null,
+  lastReconciledAt: null,
   ...overrides,
 });
 
