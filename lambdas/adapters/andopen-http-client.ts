@@ -56,6 +56,11 @@ export interface AndOpenHttpClientOptions {
   maxSockets?: number;
   /** Larger answers are abandoned (a campaign page carries whole catalogues, but not gigabytes). */
   maxResponseBytes?: number;
+  /**
+   * A pooled keep-alive socket idle longer than this, by the wall clock (`now`), never carries a
+   * POST. Default 2 s.
+   */
+  postSocketMaxIdleMs?: number;
 }
 
 export class AndOpenClientConfigError extends Error {
@@ -80,6 +85,9 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
 const DEFAULT_MAX_SOCKETS = 64;
 const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+// Servers close idle keep-alive connections after a few seconds (Node's default: 5 s). A POST sent on
+// a socket the server has just closed resets after it was written: an `unknown` row for nothing.
+const DEFAULT_POST_SOCKET_MAX_IDLE_MS = 2_000;
 const DEFAULT_USER_AGENT = 'gift-batch/0.1.0';
 // Visible ASCII only: anything else is a paste error and would be rejected in a header anyway.
 const VALID_API_KEY = /^[\x21-\x7e]+$/;
@@ -90,12 +98,13 @@ export class AndOpenHttpClient implements GiftingApi {
   readonly #apiKey: string;
   readonly #baseUrl: URL;
   readonly #transport: typeof http | typeof https;
-  readonly #agent: http.Agent;
+  readonly #pool: IdleStampedPool;
   readonly #timeoutMs: number;
   readonly #connectTimeoutMs: number;
   readonly #userAgent: string;
   readonly #now: () => number;
   readonly #maxResponseBytes: number;
+  readonly #postSocketMaxIdleMs: number;
 
   constructor(options: AndOpenHttpClientOptions) {
     const apiKey = typeof options.apiKey === 'string' ? options.apiKey.trim() : '';
@@ -121,8 +130,16 @@ export class AndOpenHttpClient implements GiftingApi {
       options.maxResponseBytes,
       DEFAULT_MAX_RESPONSE_BYTES,
     );
+    this.#postSocketMaxIdleMs = positive(
+      'postSocketMaxIdleMs',
+      options.postSocketMaxIdleMs,
+      DEFAULT_POST_SOCKET_MAX_IDLE_MS,
+    );
     const maxSockets = positive('maxSockets', options.maxSockets, DEFAULT_MAX_SOCKETS);
-    this.#agent = new this.#transport.Agent({ keepAlive: true, maxSockets });
+    this.#pool = new IdleStampedPool(
+      new this.#transport.Agent({ keepAlive: true, maxSockets }),
+      this.#now,
+    );
   }
 
   /** The resolved base URL, without a trailing slash. */
@@ -192,7 +209,7 @@ export class AndOpenHttpClient implements GiftingApi {
 
   /** Closes the pooled keep-alive sockets. Calls made afterwards open new ones. */
   close(): void {
-    this.#agent.destroy();
+    this.#pool.agent.destroy();
   }
 
   toJSON(): Record<string, unknown> {
@@ -208,12 +225,36 @@ export class AndOpenHttpClient implements GiftingApi {
     return `AndOpenHttpClient ${inspect(this.toJSON())}`;
   }
 
-  #call<T>(
+  async #call<T>(
     method: Method,
     path: string,
     body: unknown,
     parseBody: (json: unknown) => T | null,
   ): Promise<ApiCall<T>> {
+    // Timers do not run while Lambda is frozen: a pooled socket may look alive after a thaw though
+    // the server closed it long ago. A POST must not be the request that finds out.
+    if (method === 'POST') this.#pool.dropIdleSince(this.#now() - this.#postSocketMaxIdleMs);
+    const first = await this.#callOnce(method, path, body, parseBody);
+    const { call } = first;
+    // A reused socket that resets was most likely closed by the server while idle; a GET creates
+    // nothing, so it is safe to ask again, once, on a fresh socket.
+    if (
+      method === 'GET' &&
+      first.reusedSocket &&
+      call.kind === 'transport-failure' &&
+      call.reason === 'reset'
+    ) {
+      return (await this.#callOnce(method, path, body, parseBody)).call;
+    }
+    return call;
+  }
+
+  #callOnce<T>(
+    method: Method,
+    path: string,
+    body: unknown,
+    parseBody: (json: unknown) => T | null,
+  ): Promise<{ call: ApiCall<T>; reusedSocket: boolean }> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     const headers: http.OutgoingHttpHeaders = {
       'AndOpen-API-Version': ANDOPEN_API_VERSION,
@@ -229,7 +270,7 @@ export class AndOpenHttpClient implements GiftingApi {
     const host = base.host;
     const basePath = base.pathname.replace(/\/+$/, '');
 
-    return new Promise<ApiCall<T>>((resolve) => {
+    return new Promise<{ call: ApiCall<T>; reusedSocket: boolean }>((resolve) => {
       let settled = false;
       let connected = false;
       let finished = false;
@@ -243,7 +284,7 @@ export class AndOpenHttpClient implements GiftingApi {
         settled = true;
         clearTimeout(overallTimer);
         clearTimeout(connectTimer);
-        resolve(call);
+        resolve({ call, reusedSocket: request.reusedSocket });
       };
       // Written = handed to a connected socket. Over TLS, node writes the request as soon as the
       // handshake is done, so anything after it counts as sent (the safe side: ambiguous).
@@ -267,7 +308,7 @@ export class AndOpenHttpClient implements GiftingApi {
         path: `${basePath}${path}`,
         method,
         headers,
-        agent: this.#agent,
+        agent: this.#pool.agent,
       });
 
       const overallTimer = setTimeout(
@@ -358,6 +399,49 @@ export class AndOpenHttpClient implements GiftingApi {
   #redact(error: ApiError): ApiError {
     if (!error.message.includes(this.#apiKey)) return error;
     return { ...error, message: error.message.replaceAll(this.#apiKey, '[redacted]') };
+  }
+}
+
+/**
+ * A keep-alive agent that remembers since when, by the wall clock, each pooled socket has been idle
+ * (timers do not run while Lambda is frozen, timestamps still tell), so that stale ones can be
+ * dropped before a request that must not land on a dead connection.
+ */
+class IdleStampedPool {
+  readonly agent: http.Agent;
+  readonly #idleSince = new WeakMap<object, number>();
+
+  constructor(agent: http.Agent, now: () => number) {
+    this.agent = agent;
+    // Node calls keepSocketAlive whenever a socket goes back to the pool; it returns whether it kept it.
+    const keepSocketAlive = agent.keepSocketAlive.bind(agent) as unknown as (
+      socket: Socket,
+    ) => boolean;
+    const stamped = (socket: Socket): boolean => {
+      const kept = keepSocketAlive(socket);
+      if (kept) this.#idleSince.set(socket, now());
+      return kept;
+    };
+    agent.keepSocketAlive = stamped as unknown as http.Agent['keepSocketAlive'];
+  }
+
+  /** Destroys, and takes out of the pool at once, every free socket idle since before `instant`. */
+  dropIdleSince(instant: number): void {
+    const pools = this.agent.freeSockets as Record<string, Socket[] | undefined>;
+    for (const [name, sockets] of Object.entries(pools)) {
+      if (!sockets) continue;
+      for (let index = sockets.length - 1; index >= 0; index -= 1) {
+        const socket = sockets[index];
+        if (!socket || (this.#idleSince.get(socket) ?? Number.NEGATIVE_INFINITY) >= instant) {
+          continue;
+        }
+        // Out of the list now: the agent only forgets a destroyed socket on its 'close' event, a
+        // tick later, and would otherwise hand it to the request about to be made.
+        sockets.splice(index, 1);
+        socket.destroy();
+      }
+      if (sockets.length === 0) delete pools[name];
+    }
   }
 }
 

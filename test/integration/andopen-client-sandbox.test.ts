@@ -567,6 +567,21 @@ describe('injected faults on POST /gift_requests', () => {
 });
 
 describe('injected faults on GET /gift_requests/{id}', () => {
+  it('asks a GET dropped once on a reused keep-alive socket again, and finds the gift', async () => {
+    // Prepare: the POST leaves its socket in the pool; the GET that reuses it is dropped.
+    const { sandbox, client } = await setup();
+    const created = answered(await client.createGiftRequest(choiceBody()));
+    sandbox.injectNext('drop-before-create', 1, 'get');
+
+    // Act
+    const outcome = classifyGet(await client.getGiftRequest(created.body?.id ?? ''));
+
+    // Assess
+    expect(outcome).toMatchObject({ kind: 'found', httpStatus: 200 });
+    const gets = sandbox.journal.requests.filter((request) => request.method === 'GET');
+    expect(gets.map((request) => request.fault ?? null)).toEqual(['drop-before-create', null]);
+  });
+
   it.each<[InjectedFault, Record<string, unknown>]>([
     ['500-not-created', { kind: 'retry-later', reason: 'server-error', httpStatus: 500 }],
     ['500-created', { kind: 'retry-later', reason: 'server-error', httpStatus: 500 }],
@@ -580,7 +595,8 @@ describe('injected faults on GET /gift_requests/{id}', () => {
     // Prepare
     const { sandbox, client } = await setup();
     const created = answered(await client.createGiftRequest(choiceBody()));
-    sandbox.injectNext(fault, 1, 'get');
+    // A GET dropped on a reused keep-alive socket is asked again once: drop that one too.
+    sandbox.injectNext(fault, fault.startsWith('drop-') ? 2 : 1, 'get');
 
     // Act
     const call = await client.getGiftRequest(created.body?.id ?? '');
