@@ -27,6 +27,11 @@ export interface Sandbox {
   injectNext(fault: InjectedFault, count?: number, target?: FaultTarget): void;
   /** Moves a gift along its lifecycle; throws SandboxNotFoundError for an unknown id. */
   advance(giftId: string, status: string): void;
+  /**
+   * Stops accepting a key from now on, as &Open does with a rotated or revoked one: its requests
+   * get 401 `expired_token`. Throws SandboxConfigError when the key is not an accepted one.
+   */
+  revokeKey(key: string): void;
   /** Closes the server and every socket, keep-alive ones included. */
   stop(): Promise<void>;
 }
@@ -51,9 +56,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const valid: ApiKey[] = apiKeys.map((key) =>
     typeof key === 'string' ? { key, tenant: DEMO_TENANT } : key,
   );
+  // Owned copies: revokeKey moves keys between them while the sandbox runs.
+  const expired = [...expiredKeys];
   const api = new SandboxApi(store, faults, journal, {
     valid,
-    expired: expiredKeys,
+    expired,
     forbidden: forbiddenKeys,
     forbiddenTenant: DEMO_TENANT,
   });
@@ -63,6 +70,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     faults.inject(fault, count, target);
   const advance = (giftId: string, status: string) => {
     store.advance(giftId, status, now());
+  };
+  const revokeKey = (key: string) => {
+    const index = valid.findIndex((candidate) => candidate.key === key);
+    // The key itself is never echoed: admin answers end up in logs too.
+    if (index === -1) throw new SandboxConfigError('that key is not an accepted key');
+    valid.splice(index, 1);
+    expired.push(key);
   };
 
   const admin = (method: string, pathname: string, body: Buffer): Answer => {
@@ -84,6 +98,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const { fault, count = 1, target = 'post' } = readJson(body);
       injectNext(fault as InjectedFault, count as number, target as FaultTarget);
       return json(200, { faults: faults.options, pending: faults.pendingInjections() });
+    }
+    if (route === 'POST /_sandbox/keys/revoke') {
+      const { key } = readJson(body);
+      if (typeof key !== 'string' || key === '') {
+        throw new SandboxConfigError('key must be a non-empty string');
+      }
+      revokeKey(key);
+      return json(200, { revoked: true, acceptedKeys: valid.length });
     }
     const statusRoute = pathname.match(/^\/_sandbox\/gift_requests\/([^/]+)\/status$/);
     if (method === 'POST' && statusRoute?.[1] !== undefined) {
@@ -197,6 +219,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     configure,
     injectNext,
     advance,
+    revokeKey,
     stop,
   };
 }

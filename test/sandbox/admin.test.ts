@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
-import { call, choiceBody, manualClock, REQUEST_ID } from './helpers.ts';
+import { SANDBOX_API_KEY, type Sandbox, startSandbox } from '../../sandbox/index.ts';
+import { API_HEADERS, call, choiceBody, manualClock, REQUEST_ID } from './helpers.ts';
 
 let sandbox: Sandbox;
 
@@ -114,6 +114,51 @@ describe('admin endpoints', () => {
     expect(injected.json.pending).toEqual([{ fault: '504', target: 'any', remaining: 2 }]);
     expect(statuses).toEqual([504, 504, 201]);
     expect(bad.status).toBe(400);
+  });
+
+  it('revokes a key part-way: its requests get 401 expired_token, other keys still work', async () => {
+    // Prepare
+    const other = await startSandbox({ apiKeys: [SANDBOX_API_KEY, 'ao-v1-staging-secondkey'] });
+    const withKey = (key: string) => ({ ...API_HEADERS, Authorization: `Bearer ${key}` });
+    try {
+      const before = await call(other, 'POST', '/gift_requests', choiceBody());
+
+      // Act
+      const revoked = await call(
+        other,
+        'POST',
+        '/_sandbox/keys/revoke',
+        { key: SANDBOX_API_KEY },
+        { 'Content-Type': 'application/json' },
+      );
+      const after = await call(other, 'POST', '/gift_requests', choiceBody());
+      const second = await call(
+        other,
+        'POST',
+        '/gift_requests',
+        choiceBody(),
+        withKey('ao-v1-staging-secondkey'),
+      );
+      const again = await call(
+        other,
+        'POST',
+        '/_sandbox/keys/revoke',
+        { key: SANDBOX_API_KEY },
+        { 'Content-Type': 'application/json' },
+      );
+
+      // Assess
+      expect(before.status).toBe(201);
+      expect(revoked.status).toBe(200);
+      expect(JSON.stringify(revoked.json)).not.toContain(SANDBOX_API_KEY);
+      expect(after.status).toBe(401);
+      expect(after.json.errors[0].code).toBe('expired_token');
+      expect(second.status).toBe(201);
+      expect(again.status).toBe(400);
+      expect(JSON.stringify(again.json)).not.toContain(SANDBOX_API_KEY);
+    } finally {
+      await other.stop();
+    }
   });
 
   it('answers 404 to an unknown admin path', async () => {

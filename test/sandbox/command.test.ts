@@ -76,7 +76,19 @@ describe('gift-batch sandbox: options', () => {
     });
   });
 
+  it('accepts more keys besides the demo key, and a state file', () => {
+    // Act
+    const options = toSandboxOptions(
+      parse(['--api-key', 'ao-v1-staging-two', '--api-key', 'k3', '--state-file', '/tmp/s.jsonl']),
+    );
+
+    // Assess
+    expect(options.apiKeys).toEqual([SANDBOX_API_KEY, 'ao-v1-staging-two', 'k3']);
+    expect(options.stateFile).toBe('/tmp/s.jsonl');
+  });
+
   it.each([
+    [['--api-key', 'two words']],
     [['--port', '70000']],
     [['--rate-limit', '0']],
     [['--latency', 'fast']],

@@ -22,6 +22,8 @@ export interface SandboxCliOptions {
   maintenance: MaintenanceWindow[];
   faultRate: Partial<Record<InjectedFault, number>>;
   seed?: number;
+  apiKey: string[];
+  stateFile?: string;
 }
 
 export interface SandboxCommandDeps {
@@ -61,6 +63,16 @@ export function sandboxCommand(deps: SandboxCommandDeps = {}): Command {
       {},
     )
     .option('--seed <n>', 'seed for repeatable ids and fault rolls', parseWhole)
+    .option(
+      '--api-key <key>',
+      'another key to accept for the demo tenant, besides the demo key (repeatable)',
+      collectKey,
+      [],
+    )
+    .option(
+      '--state-file <path>',
+      'keep gifts and stock in this file and reload them on start (default: memory only)',
+    )
     .action(async (raw: SandboxCliOptions, command: Command) => {
       let sandbox: Sandbox;
       try {
@@ -74,8 +86,9 @@ export function sandboxCommand(deps: SandboxCommandDeps = {}): Command {
       print(`  campaign, choice:      ${DEMO_CAMPAIGNS.choice}`);
       print(`  campaign, direct-send: ${DEMO_CAMPAIGNS.directSend}`);
       print(`  campaign, archived:    ${DEMO_CAMPAIGNS.archived}`);
+      if (raw.apiKey.length > 0) print(`  other keys accepted:   ${raw.apiKey.length}`);
       print('  admin: GET /_sandbox/journal, POST /_sandbox/faults, POST /_sandbox/inject,');
-      print('         POST /_sandbox/gift_requests/{id}/status');
+      print('         POST /_sandbox/gift_requests/{id}/status, POST /_sandbox/keys/revoke');
       print('Press Ctrl-C to stop.');
       await untilStopped();
       await sandbox.stop();
@@ -107,6 +120,8 @@ export function toSandboxOptions(raw: SandboxCliOptions): SandboxOptions {
   if (raw.latency !== undefined) options.latencyMs = raw.latency;
   if (raw.urlDelay !== undefined) options.redemptionUrlDelayMs = raw.urlDelay;
   if (raw.seed !== undefined) options.seed = raw.seed;
+  if (raw.apiKey.length > 0) options.apiKeys = [SANDBOX_API_KEY, ...raw.apiKey];
+  if (raw.stateFile !== undefined) options.stateFile = raw.stateFile;
   return options;
 }
 
@@ -155,6 +170,11 @@ function parseLatency(value: string): { min: number; max: number } {
   const max = match[2] === undefined ? min : Number(match[2]);
   if (max < min) throw new InvalidArgumentError('MAX must not be below MIN');
   return { min, max };
+}
+
+function collectKey(value: string, keys: string[]): string[] {
+  if (!/^\S+$/.test(value)) throw new InvalidArgumentError('a key is one word, without spaces');
+  return [...keys, value];
 }
 
 function collectWindow(value: string, windows: MaintenanceWindow[]): MaintenanceWindow[] {
