@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 
@@ -72,11 +73,61 @@ export class LambdaTimeoutError extends Error {
   }
 }
 
+/** Thrown at a timed-out invocation that still tries to change something in AWS. */
+export class InvocationEndedError extends Error {
+  override name = 'InvocationEndedError';
+}
+
+/** The invocation the current async call chain belongs to, and whether Lambda would have ended it. */
+const currentInvocation = new AsyncLocalStorage<{ functionName: string; ended: boolean }>();
+
+/**
+ * Throws an {@link InvocationEndedError} when called from an invocation that ran past its timeout.
+ * Lambda ends such an invocation (requests already in flight may still arrive, nothing after them is
+ * sent); this process cannot stop a promise, so the local runtime calls this before every change a
+ * handler's AWS clients would make (see {@link haltAfterTimeout}).
+ */
+export function assertInvocationRunning(): void {
+  const invocation = currentInvocation.getStore();
+  if (invocation?.ended) {
+    throw new InvocationEndedError(
+      `${invocation.functionName}: the invocation timed out; Lambda would have ended it here`,
+    );
+  }
+}
+
+/**
+ * Commands that only read. A timed-out invocation may still run them: they change nothing, and
+ * handlers share some reads between concurrent invocations (one process here, one container each in
+ * Lambda), which must not fail for the others.
+ */
+const READ_ONLY_COMMAND = /^(Get|BatchGet|Query|Scan|Describe|List|Head|Receive)[A-Za-z]*Command$/;
+
+/**
+ * An AWS SDK v3 `initialize` middleware that refuses every change (a write, a send, a delete) from
+ * an invocation that timed out, so that a handler left running in the background after its timeout
+ * changes nothing in DynamoDB, SQS or S3: the rows it held stay `sending`, its messages come back
+ * after their visibility timeout, as in Lambda. Add it with
+ * `client.middlewareStack.add(haltAfterTimeout, HALT_AFTER_TIMEOUT)`.
+ */
+export function haltAfterTimeout<Next extends (args: never) => Promise<unknown>>(
+  next: Next,
+  context: { commandName?: string },
+): Next {
+  return (async (args: Parameters<Next>[0]) => {
+    if (!READ_ONLY_COMMAND.test(context.commandName ?? '')) assertInvocationRunning();
+    return next(args);
+  }) as Next;
+}
+
+export const HALT_AFTER_TIMEOUT = { step: 'initialize', name: 'haltAfterLambdaTimeout' } as const;
+
 /**
  * Runs `handler` with a fresh {@link lambdaContext} and resolves with its result, or rejects with
  * its error, or with a {@link LambdaTimeoutError} once it runs past `timeoutMs`. After a timeout the
  * handler's promise is abandoned: unlike Lambda, this process cannot freeze it, so it may still
- * finish in the background, and its outcome is ignored.
+ * run in the background; its outcome is ignored, and clients given {@link haltAfterTimeout}
+ * refuse its requests from then on.
  */
 export async function invokeWithTimeout<TEvent, TResult>(
   handler: LambdaHandler<TEvent, TResult>,
@@ -84,18 +135,19 @@ export async function invokeWithTimeout<TEvent, TResult>(
   options: LambdaContextOptions,
 ): Promise<TResult> {
   const context = lambdaContext(options);
+  const invocation = { functionName: options.functionName, ended: false };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new LambdaTimeoutError(options.functionName, options.timeoutMs, context.awsRequestId),
-        ),
-      options.timeoutMs,
-    );
+    timer = setTimeout(() => {
+      invocation.ended = true;
+      reject(new LambdaTimeoutError(options.functionName, options.timeoutMs, context.awsRequestId));
+    }, options.timeoutMs);
   });
   // A handler that throws synchronously fails the invocation like one that rejects.
-  const handled = new Promise<TResult>((resolve) => resolve(handler(event, context)));
+  const handled = currentInvocation.run(
+    invocation,
+    () => new Promise<TResult>((resolve) => resolve(handler(event, context))),
+  );
   try {
     return await Promise.race([handled, timedOut]);
   } finally {

@@ -4,6 +4,10 @@
  * the way AWS would.
  */
 export {
+  assertInvocationRunning,
+  HALT_AFTER_TIMEOUT,
+  haltAfterTimeout,
+  InvocationEndedError,
   invokeWithTimeout,
   type LambdaContextOptions,
   type LambdaHandler,

@@ -33,6 +33,8 @@ import {
 } from '../../sandbox/index.ts';
 import { ensureLedgerTable } from '../aws/ledger-table.ts';
 import {
+  HALT_AFTER_TIMEOUT,
+  haltAfterTimeout,
   invokeWithTimeout,
   type LocalLambdaLogger,
   Schedule,
@@ -83,6 +85,11 @@ export interface LocalPipelineOptions {
   logger?: LocalLambdaLogger;
   /** Called after every sender invocation (progress, tests). */
   onSenderInvoke?: (report: SqsInvocationReport) => void;
+  /**
+   * The sender's function timeout (default the stack's). Tests shorten it to make invocations time
+   * out mid-request; the send queue's visibility timeout stays six times it, as in the stack.
+   */
+  senderTimeoutSeconds?: number;
 }
 
 interface Handlers {
@@ -200,7 +207,12 @@ export class LocalPipeline {
         dynamo.destroy();
       });
 
-      const { sendQueueUrl, sendQueueArn, sendDlqUrl } = await createResources(s3, sqs, dynamo);
+      const senderTimeoutSeconds = options.senderTimeoutSeconds ?? PIPELINE.sender.timeoutSeconds;
+      const { sendQueueUrl, sendQueueArn, sendDlqUrl } = await createResources(s3, sqs, dynamo, {
+        visibilityTimeoutSeconds:
+          (PIPELINE.sendQueue.visibilityTimeoutSeconds / PIPELINE.sender.timeoutSeconds) *
+          senderTimeoutSeconds,
+      });
 
       const apiKey = options.apiKey ?? (sandbox ? SANDBOX_API_KEY : undefined);
       if (!apiKey) {
@@ -237,7 +249,7 @@ export class LocalPipeline {
         queueArn: sendQueueArn,
         handler: handlers.sender,
         functionName: 'gift-batch-sender',
-        functionTimeoutMs: PIPELINE.sender.timeoutSeconds * 1000,
+        functionTimeoutMs: senderTimeoutSeconds * 1000,
         batchSize: PIPELINE.sender.batchSize,
         maxConcurrency: Math.max(2, options.concurrency ?? PIPELINE.sender.maxConcurrency),
         memoryLimitInMB: PIPELINE.sender.memoryMb,
@@ -449,6 +461,7 @@ async function createResources(
   s3: S3Client,
   sqs: SQSClient,
   dynamo: DynamoDBClient,
+  queueSettings: { visibilityTimeoutSeconds: number },
 ): Promise<{ sendQueueUrl: string; sendQueueArn: string; sendDlqUrl: string }> {
   for (const bucket of [LOCAL_NAMES.uploadsBucket, LOCAL_NAMES.resultsBucket]) {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -466,7 +479,7 @@ async function createResources(
     new CreateQueueCommand({
       QueueName: LOCAL_NAMES.sendQueue,
       Attributes: {
-        VisibilityTimeout: String(PIPELINE.sendQueue.visibilityTimeoutSeconds),
+        VisibilityTimeout: String(Math.ceil(queueSettings.visibilityTimeoutSeconds)),
         RedrivePolicy: JSON.stringify({
           deadLetterTargetArn: dlqArn,
           maxReceiveCount: PIPELINE.sendQueue.maxReceiveCount,
@@ -509,10 +522,16 @@ async function loadHandlers(environment: Record<string, string>): Promise<Handle
     delete process.env[name];
   }
   Object.assign(process.env, environment);
-  const [splitter, sender, poller] = await Promise.all([
+  const [splitter, sender, poller, shared] = await Promise.all([
     import('../../lambdas/handlers/splitter.ts'),
     import('../../lambdas/handlers/sender.ts'),
     import('../../lambdas/handlers/poller.ts'),
+    import('../../lambdas/handlers/dependencies.ts'),
   ]);
+  // A timed-out invocation goes on running here; Lambda would have ended it. Its AWS calls are
+  // refused from its timeout on, so it leaves the ledger and the queue as a killed one would.
+  shared.dynamoDb.middlewareStack.add(haltAfterTimeout, HALT_AFTER_TIMEOUT);
+  shared.sqs.middlewareStack.add(haltAfterTimeout, HALT_AFTER_TIMEOUT);
+  shared.s3.middlewareStack.add(haltAfterTimeout, HALT_AFTER_TIMEOUT);
   return { splitter: splitter.handler, sender: sender.handler, poller: poller.handler };
 }

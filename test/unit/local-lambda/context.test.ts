@@ -1,6 +1,8 @@
 import type { Context } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  haltAfterTimeout,
+  InvocationEndedError,
   invokeWithTimeout,
   LambdaTimeoutError,
   lambdaContext,
@@ -180,6 +182,56 @@ describe('invokeWithTimeout', () => {
     // Assess
     expect(result).toBe('done');
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('refuses the AWS changes of a handler still running after its timeout, as Lambda ends it', async () => {
+    // Prepare: a client call through the middleware, and two invocations of the same function.
+    vi.useFakeTimers();
+    const sent: string[] = [];
+    const send = haltAfterTimeout(
+      async (what: string) => {
+        sent.push(what);
+        return what;
+      },
+      { commandName: 'UpdateItemCommand' },
+    );
+    const read = haltAfterTimeout(async (what: string) => what, { commandName: 'GetItemCommand' });
+    const outcomes: string[] = [];
+    const handler = async (event: { name: string; workMs: number }) => {
+      await send(`${event.name} before`);
+      await new Promise((resolve) => setTimeout(resolve, event.workMs));
+      outcomes.push(await read(`${event.name} read`));
+      try {
+        await send(`${event.name} after`);
+        outcomes.push(`${event.name}: sent`);
+      } catch (error) {
+        outcomes.push(`${event.name}: ${(error as Error).name}`);
+      }
+    };
+    const slow = invokeWithTimeout(
+      handler,
+      { name: 'slow', workMs: 5_000 },
+      { functionName: 'f', timeoutMs: 3_000 },
+    ).catch((error: unknown) => error);
+    const quick = invokeWithTimeout(
+      handler,
+      { name: 'quick', workMs: 4_000 },
+      { functionName: 'f', timeoutMs: 10_000 },
+    );
+
+    // Act
+    await vi.advanceTimersByTimeAsync(5_000);
+
+    // Assess: the timed-out one reached nothing after its deadline; the other was not touched.
+    expect(await slow).toBeInstanceOf(LambdaTimeoutError);
+    await quick;
+    expect(sent).toEqual(['slow before', 'quick before', 'quick after']);
+    expect(outcomes).toEqual([
+      'quick read',
+      'quick: sent',
+      'slow read', // reads change nothing: they pass
+      `slow: ${InvocationEndedError.name}`,
+    ]);
   });
 
   it('rejects with what the handler throws, synchronously or not', async () => {
