@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { preflightCommand } from './commands/preflight.ts';
+import { reconcileCommand } from './commands/reconcile.ts';
+import { retryUnknownCommand } from './commands/retry-unknown.ts';
 import { resumeCommand, runCommand } from './commands/run.ts';
 import { sandboxCommand } from './commands/sandbox.ts';
 import { validateCommand } from './commands/validate.ts';
@@ -12,6 +14,8 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   program.addCommand(runCommand());
   program.addCommand(resumeCommand());
+  program.addCommand(retryUnknownCommand());
+  program.addCommand(reconcileCommand());
   program.addCommand(validateCommand());
   program.addCommand(preflightCommand());
   program.addCommand(sandboxCommand());

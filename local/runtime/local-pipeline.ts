@@ -20,9 +20,13 @@ import { rateLimitConfig } from '../../lambdas/config.ts';
 import { batchIdForObject } from '../../lambdas/core/batch-id.ts';
 import { CompletionService, resultsKeys } from '../../lambdas/core/completion-service.ts';
 import { ReconcileService } from '../../lambdas/core/reconcile-service.ts';
+import {
+  type RetryUnknownReport,
+  RetryUnknownService,
+} from '../../lambdas/core/retry-unknown-service.ts';
 import { uploadedObjectOf } from '../../lambdas/handlers/s3-records.ts';
 import { systemClock } from '../../lambdas/ports/clock.ts';
-import type { BatchRecord } from '../../lambdas/ports/ledger.ts';
+import type { BatchRecord, RowRecord } from '../../lambdas/ports/ledger.ts';
 import type { LimiterState, LimiterStore } from '../../lambdas/ports/rate-limit.ts';
 import { PIPELINE } from '../../lib/pipeline-settings.ts';
 import {
@@ -350,6 +354,27 @@ export class LocalPipeline {
     return new ReconcileService({ ledger: this.ledger, queue: this.sendQueue }).redriveBatch(
       batchId,
     );
+  }
+
+  /** A batch's `unknown` rows, in row order, for a person to check before releasing them. */
+  unknownRows(batchId: string): Promise<RowRecord[]> {
+    return this.#retryUnknown().unknownRows(batchId);
+  }
+
+  /**
+   * Releases `unknown` rows (default: all of the batch's) for another try and queues them; a
+   * completed batch goes back to sending. Null when the batch is not in the ledger.
+   */
+  releaseUnknown(batchId: string, rows?: number[]): Promise<RetryUnknownReport | null> {
+    return this.#retryUnknown().release(batchId, rows);
+  }
+
+  #retryUnknown(): RetryUnknownService {
+    return new RetryUnknownService({
+      ledger: this.ledger,
+      queue: this.sendQueue,
+      clock: systemClock,
+    });
   }
 
   /** Uploads a file as a user would (multipart), returning the S3 event the upload would raise. */

@@ -39,7 +39,7 @@ export interface RunOptions {
   preflight?: boolean;
 }
 
-interface Output {
+export interface Output {
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown; isTTY?: boolean };
   /** Asks a person and resolves with the answer; absent without a terminal to ask on. */
@@ -47,7 +47,7 @@ interface Output {
 }
 
 /** Where a person can answer: a terminal on stdin, asked on stderr (stdout stays the summary). */
-function terminalOutput(): Output {
+export function terminalOutput(): Output {
   const output: Output = { stdout: process.stdout, stderr: process.stderr };
   if (process.stdin.isTTY) {
     output.ask = async (question) => {
@@ -145,15 +145,19 @@ export async function resumeBatch(
   });
 }
 
-type Say = (line: string) => void;
+export type Say = (line: string) => void;
 
-/** Starts the local pipeline, re-drives undecided rows, runs `body`, and always stops it all. */
-async function withLocalPipeline(
+/**
+ * Starts the local pipeline, re-drives undecided rows, runs `body` (with the rows re-driven per
+ * batch), and always stops it all.
+ */
+export async function withLocalPipeline(
   verb: string,
   options: RunOptions,
   output: Output,
   signal: AbortSignal | undefined,
-  body: (pipeline: LocalPipeline, say: Say) => Promise<number>,
+  body: (pipeline: LocalPipeline, say: Say, redriven: Map<string, number>) => Promise<number>,
+  { announceRedriven = true }: { announceRedriven?: boolean } = {},
 ): Promise<number> {
   const say: Say = (line) => output.stderr.write(`${line}\n`);
   const apiUrl = options.apiUrl ?? options.region;
@@ -179,10 +183,10 @@ async function withLocalPipeline(
     });
     if (signal?.aborted) throw new LocalPipelineError('interrupted');
     const resumed = await pipeline.reconcile();
-    for (const [batchId, rows] of resumed) {
+    for (const [batchId, rows] of announceRedriven ? resumed : []) {
       if (rows > 0) say(`resuming batch ${batchId}: ${rows} undecided rows queued again`);
     }
-    return await body(pipeline, say);
+    return await body(pipeline, say, resumed);
   } catch (error) {
     if (signal?.aborted) {
       say('interrupted: rows already recorded are kept; run the same command again to carry on');
@@ -203,7 +207,7 @@ function handlerEnvironment(options: RunOptions): Record<string, string> {
   };
 }
 
-async function resumeStopped(
+export async function resumeStopped(
   pipeline: LocalPipeline,
   batchId: string,
   stopReason: string | null,
@@ -215,7 +219,7 @@ async function resumeStopped(
 }
 
 /** Shows progress until the batch completes or stops, then copies its results out and sums up. */
-async function followBatch(
+export async function followBatch(
   pipeline: LocalPipeline,
   batchId: string,
   options: RunOptions,
@@ -269,6 +273,11 @@ function summaryText(batch: BatchRecord, outPath: string, summary: ResultsSummar
     lines.push(`  errors by code: ${codes}`);
   }
   if (batch.fileError) lines.push(`  note: ${batch.fileError}`);
+  if (counts.unknown > 0) {
+    lines.push(
+      `  unknown rows you checked with &Open and found without a gift: gift-batch retry-unknown ${batch.batchId} --rows …`,
+    );
+  }
   lines.push(`results: ${outPath}`);
   lines.push(
     `report:  ${besideResults(outPath, '.html')}  (open it in a browser; no links to gifts)`,
@@ -333,8 +342,8 @@ Example:
 }
 
 /** The options every verb that drives the local pipeline takes. */
-function addPipelineOptions(command: Command): Command {
-  return command
+export function addPipelineOptions(command: Command, { out = true } = {}): Command {
+  command
     .option('--api-url <url>', '&Open base URL (default: the built-in sandbox)')
     .option('--api-key <key>', '&Open API key (default: $ANDOPEN_API_KEY; the sandbox needs none)')
     .addOption(
@@ -343,11 +352,14 @@ function addPipelineOptions(command: Command): Command {
         'eu',
         'staging',
       ]),
-    )
-    .option(
+    );
+  if (out) {
+    command.option(
       '--out <path>',
       'where to write the results CSV (default ./results/<batch>.csv); its .json summary and .html report go beside it',
-    )
+    );
+  }
+  return command
     .option('--concurrency <n>', 'sender invocations at once (default 5)', positiveInteger)
     .option(
       '--max-rps <r>',
@@ -358,7 +370,7 @@ function addPipelineOptions(command: Command): Command {
 }
 
 /** Ctrl-C or SIGTERM interrupts the run cleanly (everything started is stopped). */
-async function withInterrupt(run: (signal: AbortSignal) => Promise<number>): Promise<void> {
+export async function withInterrupt(run: (signal: AbortSignal) => Promise<number>): Promise<void> {
   const controller = new AbortController();
   const interrupt = () => controller.abort();
   process.once('SIGINT', interrupt);
