@@ -171,3 +171,41 @@ export function outcomeEventsConfig(env: Environment = process.env): Readonly<Ou
   if (path) return Object.freeze({ kind: 'file', path });
   return Object.freeze({ kind: 'none' });
 }
+
+/** Where the webhook secret comes from: Secrets Manager in AWS, the environment on one machine. */
+export type WebhookSecretSource =
+  | { kind: 'secret'; secretId: string }
+  | { kind: 'env'; value: string };
+
+export interface WebhookConfig {
+  ledgerTable: string;
+  secret: WebhookSecretSource;
+}
+
+/** The webhook receiver needs only the ledger and the secret &Open signs its deliveries with. */
+export function webhookConfig(env: Environment = process.env): Readonly<WebhookConfig> {
+  const secretId = env.WEBHOOK_SECRET_ID?.trim();
+  const value = env.WEBHOOK_SECRET?.trim();
+  let secret: WebhookSecretSource;
+  if (secretId) secret = { kind: 'secret', secretId };
+  else if (value) secret = { kind: 'env', value };
+  else
+    throw new ConfigurationError(
+      'the webhook secret is not configured: set WEBHOOK_SECRET_ID (AWS) or WEBHOOK_SECRET',
+    );
+  return Object.freeze({ ledgerTable: required(env, 'LEDGER_TABLE'), secret });
+}
+
+/**
+ * With webhooks on, &Open's deliveries bring the URLs and the poller is only a safety net: it looks
+ * first at `firstPollAfterMs` after creation instead of seconds after, for the rows whose URL has not
+ * arrived by then.
+ */
+export function webhooksEnabled(env: Environment = process.env): boolean {
+  const raw = env.WEBHOOKS_ENABLED?.trim().toLowerCase();
+  if (!raw || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new ConfigurationError(
+    `environment variable WEBHOOKS_ENABLED must be true or false (got "${raw}")`,
+  );
+}

@@ -1,11 +1,13 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { LEDGER_INDEXES, LEDGER_KEYS } from '../lambdas/adapters/ledger-table.ts';
+import {
+  LEDGER_INDEXES,
+  LEDGER_KEYS,
+  LEDGER_TTL_ATTRIBUTE,
+  type LedgerIndex,
+} from '../lambdas/adapters/ledger-table.ts';
 import type { HandlerName, LedgerAccess } from './gift-batch-function.ts';
-
-/** The attribute a row or batch may later carry to let DynamoDB expire it (declared, not yet set). */
-export const LEDGER_TTL_ATTRIBUTE = 'expiresAt';
 
 const attributeType = { S: AttributeType.STRING, N: AttributeType.NUMBER } as const;
 
@@ -29,13 +31,17 @@ export class LedgerConstruct extends Construct {
       timeToLiveAttribute: LEDGER_TTL_ATTRIBUTE,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    for (const index of Object.values(LEDGER_INDEXES)) {
+    for (const index of Object.values(LEDGER_INDEXES) as LedgerIndex[]) {
       this.table.addGlobalSecondaryIndex({
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
-        sortKey: { name: index.sortKey, type: attributeType[index.sortKeyType] },
-        // The adapter reads whole rows from every index (polling, listing batches, exports).
-        projectionType: ProjectionType.ALL,
+        ...(index.sortKey !== null && index.sortKeyType !== null
+          ? { sortKey: { name: index.sortKey, type: attributeType[index.sortKeyType] } }
+          : {}),
+        // The adapter reads whole rows from most indexes (polling, listing batches, exports).
+        ...(index.projection
+          ? { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...index.projection] }
+          : { projectionType: ProjectionType.ALL }),
       });
     }
   }

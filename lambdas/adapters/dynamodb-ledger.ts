@@ -20,6 +20,8 @@ import type {
   BatchSource,
   ClaimResult,
   EventRowClaim,
+  GiftEventRecord,
+  GiftEventResult,
   GiftUpdate,
   IdempotencyRecord,
   Ledger,
@@ -28,6 +30,7 @@ import type {
   RowRecord,
   RowState,
   SendRecord,
+  TrackedGift,
 } from '../ports/ledger.ts';
 import {
   allPollShards,
@@ -37,11 +40,14 @@ import {
   IDEMPOTENCY_SK,
   idempotencyPk,
   LEDGER_INDEXES,
+  LEDGER_TTL_ATTRIBUTE,
   POLL_SHARDS,
   paddedRow,
   pollShardOf,
   ROW_SK_PREFIX,
   rowSk,
+  WEBHOOK_EVENT_SK,
+  webhookEventPk,
 } from './ledger-table.ts';
 
 type Item = Record<string, unknown>;
@@ -374,6 +380,123 @@ export class DynamoDbLedger implements Ledger {
     } catch (error) {
       // Only created rows are followed; anything else means the row moved on by another path.
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async findGift(giftRequestId: string): Promise<TrackedGift | null> {
+    const { Items } = await this.#documents.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        IndexName: LEDGER_INDEXES.byGiftRequest.name,
+        KeyConditionExpression: 'giftRequestId = :id',
+        ExpressionAttributeValues: { ':id': giftRequestId },
+        Limit: 1,
+      }),
+    );
+    const item = Items?.[0];
+    if (!item) return null;
+    return {
+      batchId: String(item.batchId),
+      row: Number(item.row),
+      state: item.state as RowState,
+      giftStatus: stringOrNull(item.giftStatus),
+      redemptionUrl: stringOrNull(item.redemptionUrl),
+      giftUpdatedAt: stringOrNull(item.giftUpdatedAt),
+      following: typeof item.pollDueAt === 'number',
+    };
+  }
+
+  /**
+   * One TransactWriteItems: the event id (a conditional put, so a repeat is refused), the row's
+   * change (conditional on the row still being as seen) and, when the URL arrived, the batch's
+   * settled count. All or nothing: a refused row leaves the event unrecorded, to be decided again.
+   */
+  async recordGiftEvent(event: GiftEventRecord, now: string): Promise<GiftEventResult> {
+    const eventPut = {
+      Put: {
+        TableName: this.#tableName,
+        Item: {
+          pk: webhookEventPk(event.eventId),
+          sk: WEBHOOK_EVENT_SK,
+          eventId: event.eventId,
+          eventType: event.eventType,
+          // Not `giftRequestId`: that would put the event in the gift request index.
+          eventBatchId: event.batchId,
+          eventRow: event.row,
+          receivedAt: now,
+          [LEDGER_TTL_ATTRIBUTE]: event.expiresAt,
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    };
+    const { change, seen } = event;
+    const rowKey = { pk: batchPk(event.batchId), sk: rowSk(event.row) };
+    const expected = (name: string, value: string | null) =>
+      value === null
+        ? `(attribute_not_exists(${name}) OR attribute_type(${name}, :NULL))`
+        : `${name} = :seen_${name}`;
+    const writes = change
+      ? [
+          eventPut,
+          {
+            Update: {
+              TableName: this.#tableName,
+              Key: rowKey,
+              UpdateExpression: [
+                'SET giftStatus = :giftStatus, redemptionUrl = :redemptionUrl,',
+                'giftUpdatedAt = :giftUpdatedAt, updatedAt = :now',
+                change.settles ? 'REMOVE pollShard, pollDueAt' : '',
+              ].join(' '),
+              ConditionExpression: [
+                '#state = :created',
+                expected('giftStatus', seen.giftStatus),
+                expected('redemptionUrl', seen.redemptionUrl),
+                expected('giftUpdatedAt', seen.giftUpdatedAt),
+                seen.following ? 'attribute_exists(pollDueAt)' : 'attribute_not_exists(pollDueAt)',
+              ].join(' AND '),
+              ExpressionAttributeNames: { '#state': 'state' },
+              ExpressionAttributeValues: {
+                ':created': 'created',
+                ':giftStatus': change.giftStatus,
+                ':redemptionUrl': change.redemptionUrl,
+                ':giftUpdatedAt': change.giftUpdatedAt,
+                ':now': now,
+                ...nullType(seen),
+                ...(seen.giftStatus === null ? {} : { ':seen_giftStatus': seen.giftStatus }),
+                ...(seen.redemptionUrl === null
+                  ? {}
+                  : { ':seen_redemptionUrl': seen.redemptionUrl }),
+                ...(seen.giftUpdatedAt === null
+                  ? {}
+                  : { ':seen_giftUpdatedAt': seen.giftUpdatedAt }),
+              },
+            },
+          },
+          ...(change.settles
+            ? [
+                {
+                  Update: {
+                    TableName: this.#tableName,
+                    Key: { pk: batchPk(event.batchId), sk: BATCH_SK },
+                    UpdateExpression: `SET updatedAt = :now ADD ${countAttribute('settled')} :one`,
+                    ConditionExpression: 'attribute_exists(pk)',
+                    ExpressionAttributeValues: { ':now': now, ':one': 1 },
+                  },
+                },
+              ]
+            : []),
+        ]
+      : [eventPut];
+    try {
+      await this.#documents.send(new TransactWriteCommand({ TransactItems: writes }));
+      return 'recorded';
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) {
+        const [eventReason, rowReason] = (error.CancellationReasons ?? []).map((r) => r.Code);
+        if (eventReason === 'ConditionalCheckFailed') return 'duplicate';
+        if (rowReason === 'ConditionalCheckFailed') return 'conflict';
+      }
+      throw error;
     }
   }
 
@@ -725,3 +848,10 @@ function toBatchRecord(item: Item): BatchRecord {
 }
 
 const stringOrNull = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+
+/** `:NULL`, the DynamoDB type name, when a seen value is null (attribute_type needs it). */
+function nullType(seen: GiftEventRecord['seen']): Item {
+  const anyNull =
+    seen.giftStatus === null || seen.redemptionUrl === null || seen.giftUpdatedAt === null;
+  return anyNull ? { ':NULL': 'NULL' } : {};
+}

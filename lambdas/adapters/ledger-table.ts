@@ -11,6 +11,10 @@
  *   byPollDue   pollShard + pollDueAt   created rows still waiting for a URL or status, by due time
  *   byCampaign  campaignId + campaignAt rows of a campaign by date (finance export)
  *   byKind      kind + createdAt        the batches, newest first (status)
+ *   byGiftRequest giftRequestId          the row of an &Open gift request (signed webhooks); only
+ *                                        the few attributes a webhook needs are copied there
+ * Webhook event ids are remembered in items of their own (pk = WEBHOOK#<eventId>, sk = EVENT) that
+ * DynamoDB deletes after their `expiresAt` (the table's TTL attribute).
  */
 export const LEDGER_KEYS = {
   partitionKey: 'pk',
@@ -31,7 +35,40 @@ export const LEDGER_INDEXES = {
     sortKeyType: 'S',
   },
   byKind: { name: 'byKind', partitionKey: 'kind', sortKey: 'createdAt', sortKeyType: 'S' },
-} as const;
+  byGiftRequest: {
+    name: 'byGiftRequest',
+    partitionKey: 'giftRequestId',
+    // One row per gift request: the id alone finds it.
+    sortKey: null,
+    sortKeyType: null,
+    // A webhook decides from these alone (one lookup), so the index does not carry whole rows
+    // (recipient, request body) a second time.
+    projection: [
+      'batchId',
+      'row',
+      'state',
+      'giftStatus',
+      'redemptionUrl',
+      'giftUpdatedAt',
+      'pollDueAt',
+    ],
+  },
+} as const satisfies Record<string, LedgerIndex>;
+
+/** A global secondary index of the ledger; `projection` lists the copied attributes (default: all). */
+export interface LedgerIndex {
+  name: string;
+  partitionKey: string;
+  sortKey: string | null;
+  sortKeyType: 'S' | 'N' | null;
+  projection?: readonly string[];
+}
+
+/** The attribute whose Unix-seconds value lets DynamoDB expire an item (webhook event ids). */
+export const LEDGER_TTL_ATTRIBUTE = 'expiresAt';
+
+export const webhookEventPk = (eventId: string): string => `WEBHOOK#${eventId}`;
+export const WEBHOOK_EVENT_SK = 'EVENT';
 
 /**
  * Rows due for polling spread over this many index partitions, so that a big batch does not make one

@@ -181,6 +181,44 @@ export interface EventRowClaim {
   conflict: boolean;
 }
 
+/** A created row as the webhook index shows it: what a webhook needs to decide, nothing more. */
+export interface TrackedGift {
+  batchId: string;
+  row: number;
+  state: RowState;
+  giftStatus: string | null;
+  redemptionUrl: string | null;
+  giftUpdatedAt: string | null;
+  /** The poller still follows the row (it waits for its URL). */
+  following: boolean;
+}
+
+/**
+ * One signed &Open webhook event, recorded once: its id is remembered until `expiresAt`, and the
+ * change it brings to its row (if any) is written in the same conditional write, so an event is
+ * never half-applied and never applied twice.
+ */
+export interface GiftEventRecord {
+  eventId: string;
+  eventType: string;
+  /** Unix seconds after which DynamoDB may forget the event id (TTL). */
+  expiresAt: number;
+  batchId: string;
+  row: number;
+  /** The row as the decision saw it; if it changed since, nothing is written (`conflict`). */
+  seen: Pick<TrackedGift, 'giftStatus' | 'redemptionUrl' | 'giftUpdatedAt' | 'following'>;
+  /** Null when the event brings nothing new (stale or repeated): only its id is recorded. */
+  change: {
+    giftStatus: string;
+    redemptionUrl: string | null;
+    giftUpdatedAt: string | null;
+    /** The URL arrived: the poller stops following the row, and the batch counts it settled. */
+    settles: boolean;
+  } | null;
+}
+
+export type GiftEventResult = 'recorded' | 'duplicate' | 'conflict';
+
 export interface Ledger {
   /** Creates the batch item; `false` when it exists already (a duplicate event). */
   createBatch(batch: { batchId: string; source: BatchSource; createdAt: string }): Promise<boolean>;
@@ -225,6 +263,10 @@ export interface Ledger {
   releaseUnknown(batchId: string, row: number, now: string): Promise<ReleaseUnknownResult>;
   /** Status and URL updates of a created row (poller, webhooks). */
   updateGift(batchId: string, row: number, update: GiftUpdate, now: string): Promise<void>;
+  /** The row that holds an &Open gift request, or null when this ledger never created it. */
+  findGift(giftRequestId: string): Promise<TrackedGift | null>;
+  /** Records a webhook event and its change (see GiftEventRecord). */
+  recordGiftEvent(event: GiftEventRecord, now: string): Promise<GiftEventResult>;
   /** Created rows whose next poll is due. */
   rowsDueForPolling(nowMs: number, limit: number): Promise<RowRecord[]>;
   /** Adds to the batch's counters (aggregated by the caller: one write per invocation, not per row). */

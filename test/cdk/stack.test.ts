@@ -4,7 +4,11 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LEDGER_INDEXES, LEDGER_KEYS } from '../../lambdas/adapters/ledger-table.ts';
+import {
+  LEDGER_INDEXES,
+  LEDGER_KEYS,
+  type LedgerIndex,
+} from '../../lambdas/adapters/ledger-table.ts';
 import { MAX_DELAY_SECONDS } from '../../lambdas/core/send-counts.ts';
 import { METRIC, METRICS_NAMESPACE } from '../../lambdas/handlers/metrics.ts';
 import { GiftBatchStack } from '../../lib/gift-batch-stack.ts';
@@ -257,21 +261,30 @@ describe('GiftBatchStack', () => {
           { AttributeName: LEDGER_KEYS.sortKey, KeyType: 'RANGE' },
         ],
       });
-      const indexes = Object.values(LEDGER_INDEXES);
+      const indexes = Object.values(LEDGER_INDEXES) as LedgerIndex[];
       const gsis = table?.Properties?.GlobalSecondaryIndexes as Json[];
       expect(gsis.map((gsi) => gsi.IndexName).sort()).toEqual(indexes.map((i) => i.name).sort());
       for (const index of indexes) {
         const gsi = gsis.find((candidate) => candidate.IndexName === index.name);
         expect(gsi.KeySchema).toEqual([
           { AttributeName: index.partitionKey, KeyType: 'HASH' },
-          { AttributeName: index.sortKey, KeyType: 'RANGE' },
+          ...(index.sortKey === null ? [] : [{ AttributeName: index.sortKey, KeyType: 'RANGE' }]),
         ]);
-        expect(gsi.Projection).toEqual({ ProjectionType: 'ALL' });
-        expect(table?.Properties?.AttributeDefinitions).toContainEqual({
-          AttributeName: index.sortKey,
-          AttributeType: index.sortKeyType,
-        });
+        expect(gsi.Projection).toEqual(
+          index.projection
+            ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection] }
+            : { ProjectionType: 'ALL' },
+        );
+        if (index.sortKey !== null) {
+          expect(table?.Properties?.AttributeDefinitions).toContainEqual({
+            AttributeName: index.sortKey,
+            AttributeType: index.sortKeyType,
+          });
+        }
       }
+      expect(gsis.find((gsi) => gsi.IndexName === 'byGiftRequest')?.KeySchema).toEqual([
+        { AttributeName: 'giftRequestId', KeyType: 'HASH' },
+      ]);
     });
   });
 

@@ -5,6 +5,8 @@ import type {
   BatchSource,
   ClaimResult,
   EventRowClaim,
+  GiftEventRecord,
+  GiftEventResult,
   GiftUpdate,
   IdempotencyRecord,
   Ledger,
@@ -13,6 +15,7 @@ import type {
   RowRecord,
   RowState,
   SendRecord,
+  TrackedGift,
 } from '../../lambdas/ports/ledger.ts';
 
 const ZERO_COUNTS: BatchCounts = {
@@ -35,6 +38,8 @@ export class InMemoryLedger implements Ledger {
   /** Idempotency items by `key` (first payload) or `key#hash` (a conflict). */
   readonly idempotency = new Map<string, IdempotencyRecord>();
   readonly #nextRow = new Map<string, number>();
+  /** Webhook event ids recorded, with their expiry (Unix seconds). */
+  readonly events = new Map<string, number>();
 
   async createBatch(batch: {
     batchId: string;
@@ -186,6 +191,45 @@ export class InMemoryLedger implements Ledger {
       record.pollDueAt = update.pollDueAt;
       record.updatedAt = now;
     });
+  }
+
+  async findGift(giftRequestId: string): Promise<TrackedGift | null> {
+    const row = [...this.rows.values()].find((r) => r.giftRequestId === giftRequestId);
+    if (!row) return null;
+    return {
+      batchId: row.batchId,
+      row: row.row,
+      state: row.state,
+      giftStatus: row.giftStatus,
+      redemptionUrl: row.redemptionUrl,
+      giftUpdatedAt: row.giftUpdatedAt,
+      following: row.pollDueAt !== null,
+    };
+  }
+
+  async recordGiftEvent(event: GiftEventRecord, now: string): Promise<GiftEventResult> {
+    if (this.events.has(event.eventId)) return 'duplicate';
+    const { change, seen } = event;
+    if (change !== null) {
+      const record = this.rows.get(key(event.batchId, event.row));
+      const unchangedSinceSeen =
+        record?.state === 'created' &&
+        record.giftStatus === seen.giftStatus &&
+        record.redemptionUrl === seen.redemptionUrl &&
+        record.giftUpdatedAt === seen.giftUpdatedAt &&
+        (record.pollDueAt !== null) === seen.following;
+      if (!record || !unchangedSinceSeen) return 'conflict';
+      record.giftStatus = change.giftStatus;
+      record.redemptionUrl = change.redemptionUrl;
+      record.giftUpdatedAt = change.giftUpdatedAt;
+      record.updatedAt = now;
+      if (change.settles) {
+        record.pollDueAt = null;
+        this.#batch(event.batchId).counts.settled += 1;
+      }
+    }
+    this.events.set(event.eventId, event.expiresAt);
+    return 'recorded';
   }
 
   async rowsDueForPolling(nowMs: number, limit: number): Promise<RowRecord[]> {
