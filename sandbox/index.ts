@@ -7,6 +7,7 @@ export type {
   JournalGift,
   JournalRequest,
   JournalSummary,
+  JournalWebhookAttempt,
 } from './journal.ts';
 export {
   DEMO_CAMPAIGNS,
@@ -30,3 +31,4 @@ export type {
   SandboxOptions,
 } from './types.ts';
 export { INJECTED_FAULTS } from './types.ts';
+export type { WebhookOptions, WebhookSummary } from './webhooks.ts';

@@ -38,6 +38,24 @@ export interface JournalGift {
   fault?: '500-created' | 'drop-after-create';
 }
 
+/** One attempt to deliver one event. The secret and the signature are never recorded. */
+export interface JournalWebhookAttempt {
+  /** When the attempt was sent, by the sandbox's clock (ms). */
+  at: number;
+  eventId: string;
+  eventType: string;
+  giftId: string;
+  /** The gift's status and whether the link was in the body. */
+  status: string;
+  withUrl: boolean;
+  attempt: number;
+  /** The receiver's HTTP status; null when it did not answer (refused, reset, timed out). */
+  answer: number | null;
+  error?: string;
+  /** Why this copy exists or is late: a duplicate, an event held back to arrive out of order. */
+  fault?: 'duplicate' | 'out-of-order';
+}
+
 export interface JournalSummary {
   requests: number;
   /** Counts by HTTP status; requests left without an answer count under `no-answer`. */
@@ -54,6 +72,8 @@ export class Journal {
   readonly requests: JournalRequest[] = [];
   readonly gifts: JournalGift[] = [];
   readonly earlyRequests: JournalEarlyRequest[] = [];
+  /** Every webhook delivery attempt (when webhooks are configured). */
+  readonly webhooks: JournalWebhookAttempt[] = [];
   // Kept across reset(): a Retry-After already given still binds the requests that follow it.
   private readonly retryNotBefore = new Map<string, number>();
 
@@ -101,6 +121,7 @@ export class Journal {
     this.requests.length = 0;
     this.gifts.length = 0;
     this.earlyRequests.length = 0;
+    this.webhooks.length = 0;
   }
 
   toJSON(): unknown {
@@ -109,6 +130,7 @@ export class Journal {
       requests: this.requests,
       gifts: this.gifts,
       earlyRequests: this.earlyRequests,
+      webhooks: this.webhooks,
     };
   }
 }

@@ -10,8 +10,15 @@ import { Faults, SandboxConfigError } from './faults.ts';
 import { Journal } from './journal.ts';
 import { createRandom } from './random.ts';
 import { DEMO_TENANT, demoCampaigns, SANDBOX_API_KEY } from './seed.ts';
-import { SandboxNotFoundError, Store } from './store.ts';
+import { SandboxNotFoundError, Store, type StoredGift } from './store.ts';
 import type { ApiKey, FaultOptions, FaultTarget, InjectedFault, SandboxOptions } from './types.ts';
+import {
+  checkWebhookOptions,
+  type WebhookEvent,
+  type WebhookOptions,
+  WebhookSender,
+  type WebhookSummary,
+} from './webhooks.ts';
 
 /** Larger bodies are cut there, and so read as malformed JSON. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -32,6 +39,12 @@ export interface Sandbox {
    * get 401 `expired_token`. Throws SandboxConfigError when the key is not an accepted one.
    */
   revokeKey(key: string): void;
+  /** Turns webhook deliveries on (or changes them), or off with null. */
+  configureWebhooks(options: WebhookOptions | null): void;
+  /** Counts of webhook events and attempts (each attempt is in `journal.webhooks`). */
+  webhookSummary(): WebhookSummary;
+  /** Resolves once no webhook delivery is scheduled or in flight. */
+  webhooksIdle(): Promise<void>;
   /** Closes the server and every socket, keep-alive ones included. */
   stop(): Promise<void>;
 }
@@ -47,12 +60,40 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     now = Date.now,
     seed,
     stateFile,
+    webhooks: webhookOptions,
     ...faultOptions
   } = options;
   const random = createRandom(seed);
   const journal = new Journal();
   const faults = new Faults(faultOptions, now(), random);
   const store = new Store(campaigns, random, stateFile ?? null);
+  // Its own random stream, so that turning webhooks on does not change a seeded sandbox's ids.
+  const webhooks = new WebhookSender(
+    createRandom(seed === undefined ? undefined : seed + 1),
+    now,
+    journal.webhooks,
+  );
+  if (webhookOptions !== undefined) webhooks.configure(webhookOptions);
+  const snapshot = (gift: StoredGift, type: string): WebhookEvent => {
+    const view = store.giftView(gift, now());
+    return {
+      type,
+      giftId: gift.id,
+      body: JSON.stringify(view),
+      status: gift.status,
+      withUrl: view.redemption_url !== null,
+    };
+  };
+  store.onGiftChange = (gift, change) => {
+    if (change === 'advanced') {
+      webhooks.emit(() => snapshot(gift, 'gift_request.updated'));
+      return;
+    }
+    webhooks.emit(() => snapshot(gift, 'gift_request.created'));
+    // Generating the link is a change of its own, announced when it happens.
+    const linkInMs = gift.redemptionUrlAt - now();
+    if (linkInMs > 0) webhooks.emit(() => snapshot(gift, 'gift_request.updated'), linkInMs);
+  };
   const valid: ApiKey[] = apiKeys.map((key) =>
     typeof key === 'string' ? { key, tenant: DEMO_TENANT } : key,
   );
@@ -106,6 +147,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       }
       revokeKey(key);
       return json(200, { revoked: true, acceptedKeys: valid.length });
+    }
+    if (route === 'GET /_sandbox/webhooks') {
+      return json(200, { webhooks: webhooks.settings, summary: webhooks.summary() });
+    }
+    if (route === 'POST /_sandbox/webhooks') {
+      webhooks.configure(checkWebhookOptions(readJson(body)));
+      return json(200, { webhooks: webhooks.settings, summary: webhooks.summary() });
+    }
+    if (route === 'DELETE /_sandbox/webhooks') {
+      webhooks.configure(null);
+      return json(200, { webhooks: null, summary: webhooks.summary() });
     }
     const statusRoute = pathname.match(/^\/_sandbox\/gift_requests\/([^/]+)\/status$/);
     if (method === 'POST' && statusRoute?.[1] !== undefined) {
@@ -206,6 +258,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     stopping ??= new Promise<void>((resolve, reject) => {
       for (const timer of pendingDelays) clearTimeout(timer);
       pendingDelays.clear();
+      webhooks.stop();
       server.close((error) => (error === undefined ? resolve() : reject(error)));
       // close() alone waits for keep-alive connections to go idle and time out.
       server.closeAllConnections();
@@ -220,6 +273,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     injectNext,
     advance,
     revokeKey,
+    configureWebhooks: (webhookSettings) => webhooks.configure(webhookSettings),
+    webhookSummary: () => webhooks.summary(),
+    webhooksIdle: () => webhooks.idle(),
     stop,
   };
 }

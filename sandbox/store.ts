@@ -48,6 +48,8 @@ export class Store {
   private readonly campaigns: CampaignSeed[];
   private readonly gifts = new Map<string, StoredGift>();
   private replaying = false;
+  /** Told of every change to a gift as it happens (the webhook sender listens), never on replay. */
+  onGiftChange: ((gift: StoredGift, change: 'created' | 'advanced') => void) | null = null;
 
   constructor(
     campaigns: CampaignSeed[],
@@ -178,6 +180,7 @@ export class Store {
     };
     this.gifts.set(gift.id, gift);
     this.record({ kind: 'gift', gift });
+    if (!this.replaying) this.onGiftChange?.(gift, 'created');
     return gift;
   }
 
@@ -200,6 +203,7 @@ export class Store {
       gift.lineItems = this.lockChosenItem(gift);
     }
     this.record({ kind: 'gift', gift });
+    if (!this.replaying) this.onGiftChange?.(gift, 'advanced');
     return gift;
   }
 

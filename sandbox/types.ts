@@ -1,3 +1,5 @@
+import type { WebhookOptions } from './webhooks.ts';
+
 /**
  * The sandbox's own types. It deliberately shares nothing with `lambdas/` (not even the port types):
  * it implements the &Open 2026-05 contract independently, so a misreading in the core cannot hide in
@@ -146,4 +148,6 @@ export interface SandboxOptions extends Partial<FaultOptions> {
    * Default: memory only.
    */
   stateFile?: string;
+  /** Signs and delivers a webhook for every gift change (creation, link, status); default off. */
+  webhooks?: WebhookOptions;
 }
