@@ -100,10 +100,17 @@ export interface SenderConfig {
   pollDeadlineMs: number;
 }
 
+/** With webhooks on, the first poll of a row waits this long: the webhook normally comes first. */
+export const WEBHOOK_SAFETY_NET_FIRST_POLL_MS = 5 * 60_000;
+
 export function senderConfig(env: Environment = process.env): Readonly<SenderConfig> {
   return Object.freeze({
     concurrency: optionalNumber(env, 'SEND_CONCURRENCY', 10, { min: 1 }),
-    firstPollAfterMs: optionalNumber(env, 'POLL_FIRST_AFTER_MS', 2_000),
+    firstPollAfterMs: optionalNumber(
+      env,
+      'POLL_FIRST_AFTER_MS',
+      webhooksEnabled(env) ? WEBHOOK_SAFETY_NET_FIRST_POLL_MS : 2_000,
+    ),
     pollDeadlineMs: optionalNumber(env, 'POLL_DEADLINE_MS', 30 * 60_000, { min: 1 }),
   });
 }
@@ -130,6 +137,8 @@ export interface PollerConfig {
   reconcileQuietAfterMs: number;
   /** ...re-driving a `sending` row only once it has been `sending` this long (its sender is gone). */
   reconcileSendingStaleAfterMs: number;
+  /** Webhooks bring the URLs; the poller is a safety net that first reads what they left. */
+  useWebhookNews: boolean;
 }
 
 export function pollerConfig(env: Environment = process.env): Readonly<PollerConfig> {
@@ -150,6 +159,7 @@ export function pollerConfig(env: Environment = process.env): Readonly<PollerCon
       'RECONCILE_SENDING_STALE_AFTER_MS',
       DEFAULT_RECONCILE_SETTINGS.sendingStaleAfterMs,
     ),
+    useWebhookNews: webhooksEnabled(env),
   });
 }
 

@@ -60,4 +60,9 @@ export const PIPELINE = {
     /** A `sending` row is re-driven only once its sender must have ended: its time limit + margin. */
     sendingStaleAfterSeconds: 2 * SENDER_TIMEOUT_SECONDS,
   },
+  webhook: {
+    /** One index lookup and one conditional write: well under a second; &Open retries a timeout. */
+    timeoutSeconds: 10,
+    memoryMb: 256,
+  },
 } as const;

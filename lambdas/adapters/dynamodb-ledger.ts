@@ -31,12 +31,15 @@ import type {
   RowState,
   SendRecord,
   TrackedGift,
+  UnmatchedGiftNews,
 } from '../ports/ledger.ts';
 import {
   allPollShards,
   BATCH_SK,
   batchPk,
   conflictSk,
+  GIFT_NEWS_SK,
+  giftNewsPk,
   IDEMPOTENCY_SK,
   idempotencyPk,
   LEDGER_INDEXES,
@@ -498,6 +501,49 @@ export class DynamoDbLedger implements Ledger {
       }
       throw error;
     }
+  }
+
+  async keepUnmatchedNews(news: UnmatchedGiftNews, now: string): Promise<void> {
+    try {
+      await this.#documents.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: {
+            pk: giftNewsPk(news.giftRequestId),
+            sk: GIFT_NEWS_SK,
+            // Not `giftRequestId`: that would put the news in the gift request index.
+            newsGiftRequestId: news.giftRequestId,
+            newsStatus: news.giftStatus,
+            newsUrl: news.redemptionUrl,
+            newsUpdatedAt: news.giftUpdatedAt ?? '',
+            receivedAt: now,
+            [LEDGER_TTL_ATTRIBUTE]: news.expiresAt,
+          },
+          // Out-of-order deliveries: older news never replaces newer.
+          ConditionExpression: 'attribute_not_exists(pk) OR newsUpdatedAt < :updatedAt',
+          ExpressionAttributeValues: { ':updatedAt': news.giftUpdatedAt ?? '' },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async unmatchedNews(giftRequestId: string): Promise<UnmatchedGiftNews | null> {
+    const { Item } = await this.#documents.send(
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: { pk: giftNewsPk(giftRequestId), sk: GIFT_NEWS_SK },
+      }),
+    );
+    if (!Item) return null;
+    return {
+      giftRequestId,
+      giftStatus: String(Item.newsStatus),
+      redemptionUrl: stringOrNull(Item.newsUrl),
+      giftUpdatedAt: stringOrNull(Item.newsUpdatedAt) || null,
+      expiresAt: Number(Item[LEDGER_TTL_ATTRIBUTE]),
+    };
   }
 
   async rowsDueForPolling(nowMs: number, limit: number): Promise<RowRecord[]> {

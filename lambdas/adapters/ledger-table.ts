@@ -14,7 +14,8 @@
  *   byGiftRequest giftRequestId          the row of an &Open gift request (signed webhooks); only
  *                                        the few attributes a webhook needs are copied there
  * Webhook event ids are remembered in items of their own (pk = WEBHOOK#<eventId>, sk = EVENT) that
- * DynamoDB deletes after their `expiresAt` (the table's TTL attribute).
+ * DynamoDB deletes after their `expiresAt` (the table's TTL attribute), and so is the news of a
+ * gift request that arrived before its row knew it (pk = GIFTNEWS#<giftRequestId>, sk = NEWS).
  */
 export const LEDGER_KEYS = {
   partitionKey: 'pk',
@@ -69,6 +70,9 @@ export const LEDGER_TTL_ATTRIBUTE = 'expiresAt';
 
 export const webhookEventPk = (eventId: string): string => `WEBHOOK#${eventId}`;
 export const WEBHOOK_EVENT_SK = 'EVENT';
+/** News of a gift request that no row held when its webhook came (see UnmatchedGiftNews). */
+export const giftNewsPk = (giftRequestId: string): string => `GIFTNEWS#${giftRequestId}`;
+export const GIFT_NEWS_SK = 'NEWS';
 
 /**
  * Rows due for polling spread over this many index partitions, so that a big batch does not make one

@@ -4,6 +4,7 @@ import type { BatchCounts, Ledger, RowRecord } from '../ports/ledger.ts';
 import { mapWithConcurrency } from './concurrency.ts';
 import { classifyGet, type GetOutcome, retryAfterOf } from './outcome.ts';
 import { type FleetRateLimiter, type LimiterFeedback, Permits } from './rate-limiter.ts';
+import { mergeGiftNews } from './webhooks/gift-event.ts';
 
 export interface PollSettings {
   /** The first gap between polls of one row; it doubles up to `maxIntervalMs`. */
@@ -13,6 +14,11 @@ export interface PollSettings {
   rowsPerRun: number;
   /** GETs in flight at once. */
   concurrency: number;
+  /**
+   * Webhooks are on: before calling &Open about a row, look for news a webhook brought before the
+   * row knew its gift request id (the poller is then a safety net, not the way URLs arrive).
+   */
+  useWebhookNews?: boolean;
 }
 
 export interface PollReport {
@@ -21,6 +27,8 @@ export interface PollReport {
   settled: number;
   /** Rows whose URL had not arrived by their deadline. */
   gaveUp: number;
+  /** Rows settled from news a webhook left before the row knew its gift (no GET). */
+  fromWebhookNews: number;
   /** Answers that need a person (a created gift &Open says does not exist, a refused key). */
   alarms: string[];
   /** The rows that stopped being followed in this run (their outcome is now complete). */
@@ -61,7 +69,14 @@ export class PollService {
 
   async pollDue(): Promise<PollReport> {
     const due = await this.#ledger.rowsDueForPolling(this.#clock.now(), this.#settings.rowsPerRun);
-    const report: PollReport = { polled: 0, settled: 0, gaveUp: 0, alarms: [], settledRows: [] };
+    const report: PollReport = {
+      polled: 0,
+      settled: 0,
+      gaveUp: 0,
+      fromWebhookNews: 0,
+      alarms: [],
+      settledRows: [],
+    };
     const settledByBatch = new Map<string, number>();
     const permits = this.#limiter ? new Permits(this.#limiter, this.#clock, due.length) : null;
 
@@ -85,6 +100,10 @@ export class PollService {
   /** Returns true when the row stops being followed. */
   async #pollOne(row: RowRecord, report: PollReport, permits: Permits | null): Promise<boolean> {
     if (!row.giftRequestId) return false;
+    if (this.#settings.useWebhookNews && (await this.#settleFromWebhookNews(row))) {
+      report.fromWebhookNews += 1;
+      return true;
+    }
     const permit = permits
       ? await permits.acquire()
       : { kind: 'go' as const, at: this.#clock.now() };
@@ -142,6 +161,40 @@ export class PollService {
       now,
     );
     return pastDeadline;
+  }
+
+  /** Applies kept webhook news that brings the row its URL; true when it did (no GET needed). */
+  async #settleFromWebhookNews(row: RowRecord): Promise<boolean> {
+    const news = await this.#ledger.unmatchedNews(row.giftRequestId ?? '');
+    if (news === null) return false;
+    const change = mergeGiftNews(
+      {
+        giftStatus: row.giftStatus,
+        redemptionUrl: row.redemptionUrl,
+        giftUpdatedAt: row.giftUpdatedAt,
+        following: true,
+      },
+      {
+        id: news.giftRequestId,
+        status: news.giftStatus,
+        redemptionUrl: news.redemptionUrl,
+        updatedAt: news.giftUpdatedAt,
+      },
+    );
+    if (change?.redemptionUrl == null) return false;
+    await this.#ledger.updateGift(
+      row.batchId,
+      row.row,
+      {
+        giftStatus: change.giftStatus,
+        redemptionUrl: change.redemptionUrl,
+        giftUpdatedAt: change.giftUpdatedAt,
+        requestId: null,
+        pollDueAt: null,
+      },
+      this.#isoNow(),
+    );
+    return true;
   }
 
   /** Doubling gaps: about as many polls per row as it takes for the URL to appear, logarithmically. */

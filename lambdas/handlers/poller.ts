@@ -71,6 +71,7 @@ export const handler = async (_event: unknown, context: Context): Promise<void> 
     settled: report.settled,
     gaveUp: report.gaveUp,
     reconciled: redriven.map((batch) => batch.batchId),
+    fromWebhookNews: report.fromWebhookNews,
     completed: completed.map((batch) => batch.batchId),
   });
 };

@@ -219,6 +219,20 @@ export interface GiftEventRecord {
 
 export type GiftEventResult = 'recorded' | 'duplicate' | 'conflict';
 
+/**
+ * What a webhook said about a gift request the ledger did not know yet: &Open can announce a gift
+ * (and its link) before its create answer has reached the sender and been recorded. Kept until
+ * `expiresAt` so that the poller's safety net finds it instead of calling &Open.
+ */
+export interface UnmatchedGiftNews {
+  giftRequestId: string;
+  giftStatus: string;
+  redemptionUrl: string | null;
+  giftUpdatedAt: string | null;
+  /** Unix seconds (TTL). */
+  expiresAt: number;
+}
+
 export interface Ledger {
   /** Creates the batch item; `false` when it exists already (a duplicate event). */
   createBatch(batch: { batchId: string; source: BatchSource; createdAt: string }): Promise<boolean>;
@@ -267,6 +281,9 @@ export interface Ledger {
   findGift(giftRequestId: string): Promise<TrackedGift | null>;
   /** Records a webhook event and its change (see GiftEventRecord). */
   recordGiftEvent(event: GiftEventRecord, now: string): Promise<GiftEventResult>;
+  /** Keeps the newest news of a gift request no row holds yet (older news never replaces newer). */
+  keepUnmatchedNews(news: UnmatchedGiftNews, now: string): Promise<void>;
+  unmatchedNews(giftRequestId: string): Promise<UnmatchedGiftNews | null>;
   /** Created rows whose next poll is due. */
   rowsDueForPolling(nowMs: number, limit: number): Promise<RowRecord[]>;
   /** Adds to the batch's counters (aggregated by the caller: one write per invocation, not per row). */

@@ -16,6 +16,13 @@ export {
   LOCAL_LAMBDA_REGION,
   lambdaContext,
 } from './context.ts';
+export {
+  type FunctionUrlHandler,
+  type FunctionUrlOptions,
+  functionUrlEvent,
+  type RunningFunctionUrl,
+  startFunctionUrl,
+} from './function-url.ts';
 export { describeError, type LocalLambdaLogger, stderrLogger } from './logger.ts';
 export {
   decodeS3Key,

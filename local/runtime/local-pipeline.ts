@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -11,7 +12,15 @@ import {
 } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Context, S3Event, ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+  S3Event,
+  ScheduledEvent,
+  SQSBatchResponse,
+  SQSEvent,
+} from 'aws-lambda';
 import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
 import { DynamoDbLimiterStore } from '../../lambdas/adapters/dynamodb-limiter-store.ts';
 import { S3ObjectStore } from '../../lambdas/adapters/s3-object-store.ts';
@@ -34,6 +43,7 @@ import {
   type Sandbox,
   type SandboxOptions,
   startSandbox,
+  type WebhookOptions,
 } from '../../sandbox/index.ts';
 import { ensureLedgerTable } from '../aws/ledger-table.ts';
 import {
@@ -46,6 +56,7 @@ import {
   type SqsInvocationReport,
   s3ObjectCreatedEvent,
   scheduledEvent,
+  startFunctionUrl,
 } from '../lambda/index.ts';
 import {
   findJava,
@@ -94,12 +105,31 @@ export interface LocalPipelineOptions {
    * out mid-request; the send queue's visibility timeout stays six times it, as in the stack.
    */
   senderTimeoutSeconds?: number;
+  /**
+   * Signed webhooks from the built-in sandbox to the webhook handler, behind a local Function URL,
+   * with a fresh secret per run; the poller is then only a safety net. Needs the built-in sandbox.
+   */
+  webhooks?: boolean;
+  /** Delivery faults for the sandbox's webhooks (duplicates, late, out of order): tests, the bench. */
+  webhookFaults?: Omit<WebhookOptions, 'url' | 'secret'>;
 }
+
+/**
+ * Locally the safety net looks sooner than in AWS (PIPELINE.webhook): the sandbox's link events come
+ * within two seconds and its retries within seconds more, and a run should not idle for minutes.
+ */
+export const LOCAL_WEBHOOK_FIRST_POLL_MS = 20_000;
 
 interface Handlers {
   splitter: (event: S3Event, context: Context) => Promise<void>;
   sender: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
   poller: (event: ScheduledEvent, context: Context) => Promise<void>;
+  webhook:
+    | ((
+        event: APIGatewayProxyEventV2,
+        context: Context,
+      ) => Promise<APIGatewayProxyStructuredResultV2>)
+    | null;
 }
 
 /** The batch the splitter makes of an upload's S3 event: the same derivation, so it can be followed. */
@@ -132,6 +162,8 @@ export class LocalPipeline {
   readonly #sendDlqUrl: string;
   /** The configured ceiling on requests per second (ANDOPEN_MAX_RPS), for the report. */
   readonly #ceilingRps: number | null;
+  /** The local Function URL the sandbox delivers webhooks to (null: webhooks off). */
+  readonly webhookUrl: string | null;
   #stopped = false;
 
   private constructor(parts: {
@@ -148,6 +180,7 @@ export class LocalPipeline {
     sendQueueUrl: string;
     sendDlqUrl: string;
     ceilingRps: number | null;
+    webhookUrl: string | null;
   }) {
     this.ledger = parts.ledger;
     this.andOpen = parts.andOpen;
@@ -162,6 +195,7 @@ export class LocalPipeline {
     this.#sendQueueUrl = parts.sendQueueUrl;
     this.#sendDlqUrl = parts.sendDlqUrl;
     this.#ceilingRps = parts.ceilingRps;
+    this.webhookUrl = parts.webhookUrl;
   }
 
   /**
@@ -201,6 +235,13 @@ export class LocalPipeline {
             ...options.sandbox,
           });
       if (sandbox) stops.push(() => sandbox.stop());
+      if (options.webhooks && !sandbox) {
+        throw new LocalPipelineError(
+          'webhooks need the built-in sandbox: &Open cannot deliver to this machine (deploy the stack for webhooks from &Open)',
+        );
+      }
+      // A new secret every run: nothing signed for an earlier run is accepted by this one.
+      const webhookSecret = options.webhooks ? randomBytes(32).toString('hex') : null;
 
       const s3 = new S3Client(localClientConfig(fauxqs.endpoint));
       const sqs = new SQSClient(localClientConfig(fauxqs.endpoint));
@@ -242,9 +283,33 @@ export class LocalPipeline {
         POWERTOOLS_SERVICE_NAME: 'gift-batch',
         // CloudWatch metrics are EMF lines on stdout: nothing reads them on one machine.
         POWERTOOLS_METRICS_DISABLED: 'true',
+        ...(webhookSecret
+          ? {
+              WEBHOOKS_ENABLED: 'true',
+              WEBHOOK_SECRET: webhookSecret,
+              POLL_FIRST_AFTER_MS: String(LOCAL_WEBHOOK_FIRST_POLL_MS),
+            }
+          : {}),
         ...options.environment,
       };
-      const handlers = await loadHandlers(environment);
+      const handlers = await loadHandlers(environment, webhookSecret !== null);
+
+      let webhookUrl: string | null = null;
+      if (handlers.webhook && sandbox && webhookSecret) {
+        const functionUrl = await startFunctionUrl({
+          handler: handlers.webhook,
+          functionName: 'gift-batch-webhook',
+          timeoutMs: PIPELINE.webhook.timeoutSeconds * 1000,
+          ...(options.logger ? { logger: options.logger } : {}),
+        });
+        stops.push(() => functionUrl.stop());
+        webhookUrl = functionUrl.url;
+        sandbox.configureWebhooks({
+          ...options.webhookFaults,
+          url: functionUrl.url,
+          secret: webhookSecret,
+        });
+      }
 
       const logger = options.logger;
       const senderSource = new SqsEventSource({
@@ -294,6 +359,7 @@ export class LocalPipeline {
         sendDlqUrl,
         // Read as the handlers read it (their environment is in place now), validated the same way.
         ceilingRps: rateLimitConfig().maxRps,
+        webhookUrl,
       });
     } catch (error) {
       await stopAll();
@@ -535,7 +601,10 @@ async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
  * stack's: explicit endpoints and throwaway credentials, so a local run never touches a real AWS
  * profile. Handlers read their environment once at load, so one process holds one local pipeline.
  */
-async function loadHandlers(environment: Record<string, string>): Promise<Handlers> {
+async function loadHandlers(
+  environment: Record<string, string>,
+  withWebhook: boolean,
+): Promise<Handlers> {
   const fingerprint = JSON.stringify(environment);
   if (loadedEnvironment !== null && loadedEnvironment !== fingerprint) {
     throw new LocalPipelineError(
@@ -558,5 +627,7 @@ async function loadHandlers(environment: Record<string, string>): Promise<Handle
   shared.dynamoDb.middlewareStack.add(haltAfterTimeout, HALT_AFTER_TIMEOUT);
   shared.sqs.middlewareStack.add(haltAfterTimeout, HALT_AFTER_TIMEOUT);
   shared.s3.middlewareStack.add(haltAfterTimeout, HALT_AFTER_TIMEOUT);
-  return { splitter: splitter.handler, sender: sender.handler, poller: poller.handler };
+  // Only with webhooks on: the handler refuses to load without its secret, as in Lambda.
+  const webhook = withWebhook ? (await import('../../lambdas/handlers/webhook.ts')).handler : null;
+  return { splitter: splitter.handler, sender: sender.handler, poller: poller.handler, webhook };
 }

@@ -179,6 +179,29 @@ describe('the ledger and signed webhooks, on DynamoDB Local', () => {
     expect((await ledger.getBatch('b-race'))?.counts.settled).toBe(0);
   });
 
+  it('keeps news of a gift no row holds yet, newest kept, outside the gift request index', async () => {
+    // Prepare
+    const news = {
+      giftRequestId: 'gift-early',
+      giftStatus: 'submitted',
+      redemptionUrl: 'https://gift.example/r/early',
+      giftUpdatedAt: '2026-11-22T10:00:01.500Z',
+      expiresAt: Math.floor(T0 / 1000) + 86_400,
+    };
+
+    // Act
+    await ledger.keepUnmatchedNews(news, NOW);
+    await ledger.keepUnmatchedNews(
+      { ...news, redemptionUrl: null, giftUpdatedAt: '2026-11-22T10:00:00.000Z' },
+      NOW,
+    );
+
+    // Assess
+    expect(await ledger.unmatchedNews('gift-early')).toEqual(news);
+    expect(await ledger.findGift('gift-early')).toBeNull();
+    expect(await ledger.unmatchedNews('gift-never-heard-of')).toBeNull();
+  });
+
   it('upgrades a ledger made before the gift request index: adds it, fills it, enables TTL', async () => {
     // Prepare: the table as the previous version created it, with a created row already in it.
     const older = Object.values(LEDGER_INDEXES).filter((index) => index.name !== 'byGiftRequest');

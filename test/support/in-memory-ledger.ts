@@ -16,6 +16,7 @@ import type {
   RowState,
   SendRecord,
   TrackedGift,
+  UnmatchedGiftNews,
 } from '../../lambdas/ports/ledger.ts';
 
 const ZERO_COUNTS: BatchCounts = {
@@ -40,6 +41,7 @@ export class InMemoryLedger implements Ledger {
   readonly #nextRow = new Map<string, number>();
   /** Webhook event ids recorded, with their expiry (Unix seconds). */
   readonly events = new Map<string, number>();
+  readonly news = new Map<string, UnmatchedGiftNews>();
 
   async createBatch(batch: {
     batchId: string;
@@ -230,6 +232,16 @@ export class InMemoryLedger implements Ledger {
     }
     this.events.set(event.eventId, event.expiresAt);
     return 'recorded';
+  }
+
+  async keepUnmatchedNews(news: UnmatchedGiftNews): Promise<void> {
+    const kept = this.news.get(news.giftRequestId);
+    if (kept && (kept.giftUpdatedAt ?? '') >= (news.giftUpdatedAt ?? '')) return;
+    this.news.set(news.giftRequestId, structuredClone(news));
+  }
+
+  async unmatchedNews(giftRequestId: string): Promise<UnmatchedGiftNews | null> {
+    return structuredClone(this.news.get(giftRequestId) ?? null);
   }
 
   async rowsDueForPolling(nowMs: number, limit: number): Promise<RowRecord[]> {

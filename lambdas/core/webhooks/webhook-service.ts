@@ -10,6 +10,9 @@ import { mergeGiftNews, readGiftNews } from './gift-event.ts';
  */
 export const EVENT_ID_RETENTION_S = 7 * 24 * 3600;
 
+/** News of a gift no row holds yet is kept this long: far past any poller safety net. */
+export const UNMATCHED_NEWS_RETENTION_S = 24 * 3600;
+
 /** Optimistic writes lost to a concurrent change (the poller, another delivery) before giving up. */
 const MAX_ATTEMPTS = 3;
 
@@ -49,6 +52,9 @@ export class WebhookService {
    * 4. Decide the row's new status and URL, never backwards.
    * 5. Record the event id and that change in one conditional write; a repeated event id changes
    *    nothing, and a row changed meanwhile is read again and decided again.
+   * Alternative course: no row holds the gift request (yet). Keep the news for the poller's safety
+   * net, which applies it instead of calling &Open; answer 2xx either way, since the gift may well
+   * belong to another system on the same &Open account and a retry would not change that.
    */
   async receive(delivery: WebhookDelivery): Promise<WebhookOutcome> {
     const verified = verifyDelivery(delivery, this.#signature, this.#clock.now());
@@ -91,12 +97,21 @@ export class WebhookService {
       // The index may lag the table: read the row itself before deciding again.
       tracked = await this.#reread(tracked);
     }
-    if (tracked === null) return { kind: 'unknown-gift', eventId, giftRequestId: news.id };
-    if (tracked.state !== 'created') {
-      // Only created rows carry a gift request id; anything else is a row moved on by a person.
-      return { kind: 'unknown-gift', eventId, giftRequestId: news.id };
+    if (tracked !== null && tracked.state === 'created') {
+      return { kind: 'gave-up', eventId, giftRequestId: news.id };
     }
-    return { kind: 'gave-up', eventId, giftRequestId: news.id };
+    // Not created (yet): the sender may still be recording the create answer of this very gift.
+    await this.#ledger.keepUnmatchedNews(
+      {
+        giftRequestId: news.id,
+        giftStatus: news.status,
+        redemptionUrl: news.redemptionUrl,
+        giftUpdatedAt: news.updatedAt,
+        expiresAt: Math.floor(this.#clock.now() / 1000) + UNMATCHED_NEWS_RETENTION_S,
+      },
+      this.#isoNow(),
+    );
+    return { kind: 'unknown-gift', eventId, giftRequestId: news.id };
   }
 
   async #reread(tracked: TrackedGift): Promise<TrackedGift | null> {

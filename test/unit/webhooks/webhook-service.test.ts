@@ -1,12 +1,15 @@
 import { createHmac } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { HmacWebhookSignature } from '../../../lambdas/adapters/hmac-webhook-signature.ts';
+import { PollService } from '../../../lambdas/core/poll-service.ts';
 import { WEBHOOK_HEADERS, type WebhookDelivery } from '../../../lambdas/core/webhooks/delivery.ts';
 import {
   EVENT_ID_RETENTION_S,
+  UNMATCHED_NEWS_RETENTION_S,
   WebhookService,
 } from '../../../lambdas/core/webhooks/webhook-service.ts';
 import type { Clock } from '../../../lambdas/ports/clock.ts';
+import type { GiftingApi } from '../../../lambdas/ports/gifting-api.ts';
 import type { TrackedGift } from '../../../lambdas/ports/ledger.ts';
 import { InMemoryLedger } from '../../support/in-memory-ledger.ts';
 
@@ -367,6 +370,23 @@ describe('WebhookService', () => {
       expect(ledger.events.size).toBe(0);
     });
 
+    it('keeps the news of a gift no row holds yet, newest first, for the poller', async () => {
+      // Prepare: &Open announced the gift before the sender recorded its create answer.
+      const early = gift({ id: 'aaaaaaaa-0000-4000-8000-000000000001' });
+      const older = { ...early, redemption_url: null, updated_at: CREATED_AT };
+
+      // Act
+      await service.receive(signed(json(early)));
+      await service.receive(signed(json(older)));
+
+      // Assess
+      expect(await ledger.unmatchedNews('aaaaaaaa-0000-4000-8000-000000000001')).toMatchObject({
+        redemptionUrl: LINK,
+        giftUpdatedAt: URL_AT,
+        expiresAt: Math.floor(T0 / 1000) + UNMATCHED_NEWS_RETENTION_S,
+      });
+    });
+
     it('ignores a signed payload that is not a gift request', async () => {
       // Prepare
       const campaign = { id: 'c', name: 'Winter', products: [] };
@@ -384,6 +404,47 @@ describe('WebhookService', () => {
 
       // Assess
       expect(outcome.kind).toBe('not-a-gift');
+    });
+  });
+
+  describe('the poller as a safety net', () => {
+    it('settles a row from news kept before the row knew its gift, without calling &Open', async () => {
+      // Prepare
+      await ledger.keepUnmatchedNews({
+        giftRequestId: GIFT,
+        giftStatus: 'submitted',
+        redemptionUrl: LINK,
+        giftUpdatedAt: URL_AT,
+        expiresAt: Math.floor(T0 / 1000) + 60,
+      });
+      const asked: string[] = [];
+      const api = {
+        getGiftRequest: async (id: string) => {
+          asked.push(id);
+          throw new Error('no GET expected');
+        },
+      } as unknown as GiftingApi;
+      clock.at = T0 + 120_000;
+      const poller = new PollService({
+        ledger,
+        api,
+        clock,
+        settings: {
+          minIntervalMs: 1_000,
+          maxIntervalMs: 60_000,
+          rowsPerRun: 10,
+          concurrency: 2,
+          useWebhookNews: true,
+        },
+      });
+
+      // Act
+      const report = await poller.pollDue();
+
+      // Assess
+      expect(asked).toEqual([]);
+      expect(report).toMatchObject({ polled: 0, settled: 1, fromWebhookNews: 1 });
+      expect(await ledger.getRow('b1', 1)).toMatchObject({ redemptionUrl: LINK, pollDueAt: null });
     });
   });
 

@@ -1,0 +1,102 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RowRecord } from '../../lambdas/ports/ledger.ts';
+import { batchIdOfUpload, LocalPipeline } from '../../local/runtime/local-pipeline.ts';
+import { DEMO_CAMPAIGNS } from '../../sandbox/index.ts';
+
+const CHOICE = DEMO_CAMPAIGNS.choice;
+const ROWS = 12;
+
+describe('the pipeline with signed webhooks from the sandbox', () => {
+  let dir: string;
+  let pipeline: LocalPipeline;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gift-batch-webhooks-'));
+    pipeline = await LocalPipeline.start({
+      stateDir: join(dir, 'state'),
+      fresh: true,
+      webhooks: true,
+      // Deliveries twice, late and out of order, as a real network and a real sender's retries do.
+      webhookFaults: {
+        duplicateRate: 0.3,
+        outOfOrderRate: 0.3,
+        outOfOrderDelayMs: 400,
+        delayMs: { min: 0, max: 150 },
+      },
+      sandbox: { redemptionUrlDelayMs: 300, seed: 7 },
+      pollEveryMs: 200,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('every created row gets its URL by webhook, with no GET at all, and the batch completes', async () => {
+    // Prepare
+    const sandbox = pipeline.sandbox;
+    if (!sandbox) throw new Error('the sandbox should be running');
+    const lines = ['campaign_id,external_id,first_name,last_name,email'];
+    for (let row = 1; row <= ROWS; row += 1) {
+      lines.push(`${CHOICE},W${row},Person,Number${row},p${row}@example.com`);
+    }
+    const file = join(dir, 'webhooks.csv');
+    await writeFile(file, `${lines.join('\r\n')}\r\n`);
+
+    // Act
+    const event = await pipeline.upload(file);
+    const batchId = await batchIdOfUpload(event);
+    await pipeline.split(event);
+    const batch = await pipeline.waitForBatch(batchId, () => undefined, { everyMs: 100 });
+
+    // Assess
+    expect(batch.phase).toBe('complete');
+    expect(batch.counts).toMatchObject({ created: ROWS, settled: ROWS });
+    const rows: RowRecord[] = [];
+    for await (const row of pipeline.ledger.listRows(batchId)) rows.push(row);
+    expect(rows).toHaveLength(ROWS);
+    for (const row of rows) {
+      expect(row.state).toBe('created');
+      expect(row.redemptionUrl).toMatch(/^https:\/\/gift\.sandbox\.andopen\.test\/r\//);
+      expect(row.giftStatus).toBe('submitted');
+      expect(row.pollDueAt).toBeNull();
+    }
+    const gets = sandbox.journal.requests.filter(
+      (request) => request.method === 'GET' && request.path.startsWith('/gift_requests/'),
+    );
+    expect(gets).toHaveLength(0);
+    // The faults did happen: the receiver met duplicates and older news after newer.
+    const faults = sandbox.journal.webhooks.map((attempt) => attempt.fault);
+    expect(faults).toContain('duplicate');
+    expect(faults).toContain('out-of-order');
+    expect(sandbox.journal.webhooks.every((a) => a.answer === 200)).toBe(true);
+  }, 120_000);
+
+  it('a later status change reaches the ledger by webhook and the URL stays', async () => {
+    // Prepare
+    const sandbox = pipeline.sandbox;
+    if (!sandbox) throw new Error('the sandbox should be running');
+    const [batch] = await pipeline.ledger.listBatches({ limit: 1 });
+    if (!batch) throw new Error('the first test should have left a batch');
+    const first = await pipeline.ledger.getRow(batch.batchId, 1);
+    if (!first?.giftRequestId) throw new Error('row 1 should be created');
+
+    // Act
+    sandbox.advance(first.giftRequestId, 'redeemed');
+    let row = first;
+    for (let waited = 0; row.giftStatus !== 'redeemed' && waited < 20_000; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      row = (await pipeline.ledger.getRow(batch.batchId, 1)) ?? row;
+    }
+    await sandbox.webhooksIdle();
+
+    // Assess
+    expect(row.giftStatus).toBe('redeemed');
+    expect(row.redemptionUrl).toBe(first.redemptionUrl);
+    expect((await pipeline.ledger.getRow(batch.batchId, 1))?.giftStatus).toBe('redeemed');
+  }, 60_000);
+});
