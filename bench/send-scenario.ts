@@ -19,6 +19,7 @@ import {
   type Sandbox,
   type SandboxOptions,
   startSandbox,
+  type WebhookSummary,
 } from '../sandbox/index.ts';
 import {
   computeFigures,
@@ -30,7 +31,7 @@ import {
 } from './metrics.ts';
 import { runNaiveLoop } from './naive-loop.ts';
 
-export type ScenarioName = 'pipeline' | 'pipeline-503' | 'naive';
+export type ScenarioName = 'pipeline' | 'pipeline-503' | 'pipeline-webhooks' | 'naive';
 
 export interface ScenarioRequest {
   scenario: ScenarioName;
@@ -58,6 +59,8 @@ export interface ScenarioResult {
   maintenance: Interval | null;
   /** From the upload to the first POST's arrival (split and queue), for the pipeline. */
   firstPostAfterMs: number | null;
+  /** The sandbox's webhook deliveries, for pipeline-webhooks (null otherwise). */
+  webhooks: WebhookSummary | null;
 }
 
 const REDEMPTION_URL_DELAY_MS = 1_500;
@@ -111,6 +114,8 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
       stateDir,
       fresh: true,
       sandbox: sandboxOptions(request),
+      // The sandbox announces each link by a signed webhook; the poller is only a safety net.
+      ...(request.scenario === 'pipeline-webhooks' ? { webhooks: true } : {}),
     });
     const sandbox = pipeline.sandbox as Sandbox;
     const placed: { window: Interval | null } = { window: null };
@@ -196,6 +201,7 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
       naive: null,
       maintenance: placed.window,
       firstPostAfterMs: firstPost === null ? null : firstPost.start - startedAt,
+      webhooks: request.scenario === 'pipeline-webhooks' ? sandbox.webhookSummary() : null,
     };
   } finally {
     for (const timer of timers) clearInterval(timer);
@@ -278,6 +284,7 @@ async function runNaive(request: ScenarioRequest): Promise<ScenarioResult> {
       },
       maintenance: null,
       firstPostAfterMs: null,
+      webhooks: null,
     };
   } finally {
     api.close();

@@ -21,6 +21,7 @@ export const HANDLER_ENTRIES = {
   sender: 'lambdas/handlers/sender.ts',
   poller: 'lambdas/handlers/poller.ts',
   intake: 'lambdas/handlers/intake.ts',
+  webhook: 'lambdas/handlers/webhook.ts',
 } as const;
 export type HandlerName = keyof typeof HANDLER_ENTRIES;
 
@@ -237,6 +238,25 @@ export class GiftBatchFunction extends NodejsFunction {
   bindOutcomeBus(bus: IEventBus): this {
     this.addEnvironment('OUTCOME_EVENT_BUS_NAME', bus.eventBusName);
     bus.grantPutEventsTo(this);
+    return this;
+  }
+
+  /**
+   * WEBHOOK_SECRET_ID and secretsmanager:GetSecretValue on that secret: the webhook handler reads
+   * &Open's signing secret once per container, never from the environment.
+   */
+  bindWebhookSecret(secret: ISecret): this {
+    this.addEnvironment('WEBHOOK_SECRET_ID', secret.secretFullArn ?? secret.secretName);
+    secret.grantRead(this);
+    return this;
+  }
+
+  /**
+   * WEBHOOKS_ENABLED: &Open's webhooks bring the redemption URLs, so the sender schedules a row's
+   * first poll minutes later (a safety net) and the poller first reads what webhooks left.
+   */
+  enableWebhooks(): this {
+    this.addEnvironment('WEBHOOKS_ENABLED', 'true');
     return this;
   }
 

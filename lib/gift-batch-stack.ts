@@ -12,6 +12,7 @@ import { AccessLogsBucket } from './private-bucket.ts';
 import { ResultsConstruct } from './results.ts';
 import { SendQueueConstruct } from './send-queue.ts';
 import { readStackSettings } from './stack-settings.ts';
+import { WebhookConstruct } from './webhook.ts';
 
 /**
  * The deployed pipeline (../shared/DESIGN.md): one construct per concern, wired here.
@@ -62,8 +63,25 @@ export class GiftBatchStack extends Stack {
     // Outcomes are decided where &Open answers: rejected/unknown by the sender, URL by the poller.
     send.sender.bindOutcomeBus(events.bus);
     polling.poller.bindOutcomeBus(events.bus);
+    const webhook = settings.webhooks
+      ? new WebhookConstruct(this, 'Webhook', {
+          ledger: ledger.table,
+          logLevel: settings.logLevel,
+          ...(settings.webhookSecretName ? { existingSecretName: settings.webhookSecretName } : {}),
+        })
+      : null;
+    if (webhook) {
+      send.sender.enableWebhooks();
+      polling.poller.enableWebhooks();
+    }
     const observability = new ObservabilityConstruct(this, 'Observability', {
-      functions: [ingest.splitter, send.sender, polling.poller, events.intake],
+      functions: [
+        ingest.splitter,
+        send.sender,
+        polling.poller,
+        events.intake,
+        ...(webhook ? [webhook.receiver] : []),
+      ],
       intake: {
         deadLetterQueue: events.deadLetterQueue,
         ruleDeadLetterQueue: events.ruleDeadLetterQueue,
@@ -95,5 +113,17 @@ export class GiftBatchStack extends Stack {
       value: events.queue.queueUrl,
       description: 'Or send the gift event JSON straight to this queue',
     });
+    if (webhook) {
+      new CfnOutput(this, 'WebhookUrl', {
+        value: webhook.url.url,
+        description: 'Register this URL with &Open as the webhook endpoint',
+      });
+      new CfnOutput(this, 'WebhookSecretId', {
+        value: webhook.secret.secretFullArn ?? webhook.secret.secretName,
+        description: webhook.secretCreated
+          ? "Empty until you put &Open's signing secret in: aws secretsmanager put-secret-value --secret-id <this> ..."
+          : "The existing secret the webhook function reads &Open's signing secret from",
+      });
+    }
   }
 }

@@ -67,4 +67,11 @@ export const LEDGER_ACCESS = {
   // The idempotency item and the row (Get), the day batch's row counter (Update), and the row, its
   // key item and the counters in one TransactWriteItems (authorised as its Put and Update items).
   intake: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
+  // The row of a gift request (byGiftRequest); the event id, the row's change and the batch's
+  // settled count in one TransactWriteItems (Put + Update); news of a gift not yet known (Put).
+  // The poller reads that news (GetItem) before it calls &Open.
+  webhook: {
+    actions: ['GetItem', 'PutItem', 'UpdateItem', 'Query'],
+    indexes: ['byGiftRequest'],
+  },
 } as const satisfies Record<HandlerName, LedgerAccess>;

@@ -23,6 +23,10 @@ export interface StackSettings {
    * to put gift events straight on the intake queue.
    */
   intakeProducerAccounts: string[];
+  /** `webhooks`: receive &Open's signed webhooks (a Function URL); the poller becomes a safety net. */
+  webhooks: boolean;
+  /** `webhookSecretName`: an existing secret holding &Open's webhook signing secret. */
+  webhookSecretName?: string;
 }
 
 export class StackSettingsError extends Error {
@@ -86,12 +90,19 @@ export function readStackSettings(node: Node): StackSettings {
     }
   }
 
+  const webhooksText = (text('webhooks') ?? 'false').toLowerCase();
+  if (!['true', 'false'].includes(webhooksText)) {
+    throw new StackSettingsError(`context webhooks must be true or false (got "${webhooksText}")`);
+  }
+
   const optional = <K extends string, V>(key: K, value: V | undefined) =>
     (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
   return {
     andopenBaseUrl,
     logLevel,
     intakeProducerAccounts,
+    webhooks: webhooksText === 'true',
+    ...optional('webhookSecretName', text('webhookSecretName')),
     ...optional('apiKeySecretName', text('apiKeySecretName')),
     ...optional('andopenMaxRps', andopenMaxRps),
     ...optional('defaultCampaignId', text('defaultCampaignId')),
