@@ -37,6 +37,8 @@ export interface RunOptions {
   yes?: boolean;
   /** `--no-preflight` sets it false: the file is not checked against the campaigns first. */
   preflight?: boolean;
+  /** Links and status changes by signed webhooks from the built-in sandbox; polling as safety net. */
+  webhooks?: boolean;
 }
 
 export interface Output {
@@ -179,6 +181,7 @@ export async function withLocalPipeline(
       ...(apiUrl ? { apiUrl } : {}),
       ...(apiKey ? { apiKey } : {}),
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      ...(options.webhooks ? { webhooks: true } : {}),
       environment: handlerEnvironment(options),
     });
     if (signal?.aborted) throw new LocalPipelineError('interrupted');
@@ -346,6 +349,10 @@ export function addPipelineOptions(command: Command, { out = true } = {}): Comma
   command
     .option('--api-url <url>', '&Open base URL (default: the built-in sandbox)')
     .option('--api-key <key>', '&Open API key (default: $ANDOPEN_API_KEY; the sandbox needs none)')
+    .option(
+      '--webhooks',
+      'the built-in sandbox sends links and status changes as signed webhooks to the webhook handler; the poller only checks what they miss',
+    )
     .addOption(
       new Option('--region <name>', 'a real &Open region instead of the sandbox').choices([
         'us',
