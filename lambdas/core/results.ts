@@ -23,6 +23,7 @@ export const RESULTS_COLUMNS = [
   'request_id',
   'created_at',
   'updated_at',
+  'retried_after_unknown',
 ] as const;
 
 export type ResultsColumn = (typeof RESULTS_COLUMNS)[number];
@@ -89,7 +90,19 @@ export function resultsRecord(row: RowRecord): Record<ResultsColumn, string> {
     // &Open's own times for a gift it created; otherwise when the ledger recorded the row.
     created_at: row.giftCreatedAt ?? row.createdAt,
     updated_at: row.giftUpdatedAt ?? row.updatedAt,
+    retried_after_unknown: retriedAfterUnknown(row),
   };
+}
+
+/**
+ * A row a person released from `unknown` (retry-unknown) says so, with what it was unknown for: if
+ * &Open turns out to have two gifts for that recipient, this is where the second one came from.
+ */
+function retriedAfterUnknown(row: RowRecord): string {
+  if (!row.releasedFromUnknownAt) return '';
+  const reason = row.previousUnknownReason ?? 'no decisive answer from &Open';
+  const reference = row.previousRequestId ? ` (Request-Id ${row.previousRequestId})` : '';
+  return `sent again on ${row.releasedFromUnknownAt}; it was unknown: ${reason}${reference}`;
 }
 
 function unknownMessage(row: RowRecord): string {

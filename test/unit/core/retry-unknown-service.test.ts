@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { resultsRecord } from '../../../lambdas/core/results.ts';
 import { RetryUnknownService } from '../../../lambdas/core/retry-unknown-service.ts';
 import type { NewRow } from '../../../lambdas/ports/ledger.ts';
 import { InMemoryLedger } from '../../support/in-memory-ledger.ts';
@@ -101,6 +102,24 @@ describe('RetryUnknownService', () => {
       previousRequestId: null,
     });
     expect((await ledger.getBatch('b'))?.counts.unknown).toBe(0);
+  });
+
+  it('says in the results that a row was sent again after unknown, and why it was unknown', async () => {
+    // Prepare
+    const { ledger, service } = setUp();
+    await decidedBatch(ledger);
+
+    // Act
+    await service.release('b', [1]);
+
+    // Assess
+    const released = await ledger.getRow('b', 1);
+    const untouched = await ledger.getRow('b', 3);
+    if (!released || !untouched) throw new Error('rows missing');
+    expect(resultsRecord(released).retried_after_unknown).toBe(
+      `sent again on ${iso(T0)}; it was unknown: HTTP 504 on POST (Request-Id req_504)`,
+    );
+    expect(resultsRecord(untouched).retried_after_unknown).toBe('');
   });
 
   it('releases only the named rows and says why the others were not released', async () => {
