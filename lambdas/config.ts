@@ -115,15 +115,30 @@ export function senderConfig(env: Environment = process.env): Readonly<SenderCon
   });
 }
 
+function flag(env: Environment, name: string): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new ConfigurationError(`environment variable ${name} must be true or false (got "${raw}")`);
+}
+
 export interface SplitterConfig {
   defaultCampaignId: string | null;
   maxRows: number;
+  /** APPROVAL_ROWS_OVER: a batch with more rows waits for approval; null (unset): no limit. */
+  approvalRowsOver: number | null;
+  /** SPLITTER_PREFLIGHT=true: check each file against the campaigns; findings hold the batch. */
+  preflight: boolean;
 }
 
 export function splitterConfig(env: Environment = process.env): Readonly<SplitterConfig> {
   return Object.freeze({
     defaultCampaignId: env.DEFAULT_CAMPAIGN_ID?.trim() || null,
     maxRows: optionalNumber(env, 'MAX_ROWS_PER_FILE', DEFAULT_MAX_ROWS_PER_FILE, { min: 1 }),
+    approvalRowsOver: env.APPROVAL_ROWS_OVER?.trim()
+      ? optionalNumber(env, 'APPROVAL_ROWS_OVER', 0, { min: 0 })
+      : null,
+    preflight: flag(env, 'SPLITTER_PREFLIGHT'),
   });
 }
 

@@ -49,6 +49,8 @@ export class GiftBatchStack extends Stack {
       sendQueue: send.queue,
       accessLogs: accessLogs.bucket,
       ...(settings.defaultCampaignId ? { defaultCampaignId: settings.defaultCampaignId } : {}),
+      approvalRowsOver: settings.approvalRowsOver,
+      ...(settings.splitterPreflight ? { preflight: andOpen } : {}),
     });
     const polling = new PollerConstruct(this, 'Polling', {
       ...shared,

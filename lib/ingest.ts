@@ -5,7 +5,7 @@ import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { GiftBatchFunction, UPLOADS_PREFIX } from './gift-batch-function.ts';
+import { type AndOpenSettings, GiftBatchFunction, UPLOADS_PREFIX } from './gift-batch-function.ts';
 import { LEDGER_ACCESS } from './ledger.ts';
 import { PIPELINE } from './pipeline-settings.ts';
 import { PRIVATE_BUCKET_DEFAULTS } from './private-bucket.ts';
@@ -22,6 +22,10 @@ export interface IngestProps {
   logLevel: string;
   /** DEFAULT_CAMPAIGN_ID for files whose rows and key name no campaign. */
   defaultCampaignId?: string;
+  /** APPROVAL_ROWS_OVER: bigger batches wait for approval; null: no size limit. */
+  approvalRowsOver: number | null;
+  /** With it, the splitter preflights each file against &Open (and may read the key). */
+  preflight?: AndOpenSettings;
 }
 
 /**
@@ -66,14 +70,21 @@ export class IngestConstruct extends Construct {
       memorySize: PIPELINE.splitter.memoryMb,
       logLevel: props.logLevel,
       deadLetterQueue: this.failedUploads,
-      ...(props.defaultCampaignId
-        ? { environment: { DEFAULT_CAMPAIGN_ID: props.defaultCampaignId } }
-        : {}),
+      environment: {
+        ...(props.defaultCampaignId ? { DEFAULT_CAMPAIGN_ID: props.defaultCampaignId } : {}),
+        ...(props.approvalRowsOver === null
+          ? {}
+          : { APPROVAL_ROWS_OVER: String(props.approvalRowsOver) }),
+        ...(props.preflight ? { SPLITTER_PREFLIGHT: 'true' } : {}),
+      },
     })
       .bindUploads(this.bucket)
       .bindLedger(props.ledger, LEDGER_ACCESS.splitter)
       .bindSendQueue(props.sendQueue)
       .bindResults(props.results, { write: false });
+    // The preflight's campaign GETs need the key, and draw from the fleet's shared rate (kept in
+    // the ledger table, which the splitter may already read and write).
+    if (props.preflight) this.splitter.bindAndOpen(props.preflight);
 
     this.bucket.addEventNotification(
       EventType.OBJECT_CREATED,

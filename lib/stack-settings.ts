@@ -27,7 +27,20 @@ export interface StackSettings {
   webhooks: boolean;
   /** `webhookSecretName`: an existing secret holding &Open's webhook signing secret. */
   webhookSecretName?: string;
+  /**
+   * `approvalRowsOver`: a batch with more rows waits for approval (default 1,000; `off`: no size
+   * limit). APPROVAL_ROWS_OVER of the splitter.
+   */
+  approvalRowsOver: number | null;
+  /**
+   * `splitterPreflight`: the splitter checks each file against &Open's campaigns and holds a batch
+   * with findings for approval (default true; `false` also keeps the key away from the splitter).
+   */
+  splitterPreflight: boolean;
 }
+
+/** Batches above this many rows wait for a person's approval unless the context says otherwise. */
+export const DEFAULT_APPROVAL_ROWS_OVER = 1_000;
 
 export class StackSettingsError extends Error {
   override readonly name = 'StackSettingsError';
@@ -95,6 +108,25 @@ export function readStackSettings(node: Node): StackSettings {
     throw new StackSettingsError(`context webhooks must be true or false (got "${webhooksText}")`);
   }
 
+  const approvalText = text('approvalRowsOver');
+  let approvalRowsOver: number | null = DEFAULT_APPROVAL_ROWS_OVER;
+  if (approvalText !== undefined) {
+    if (approvalText.toLowerCase() === 'off') approvalRowsOver = null;
+    else if (/^\d+$/.test(approvalText)) approvalRowsOver = Number(approvalText);
+    else {
+      throw new StackSettingsError(
+        `context approvalRowsOver must be a whole number of rows or "off" (got "${approvalText}")`,
+      );
+    }
+  }
+
+  const preflightText = (text('splitterPreflight') ?? 'true').toLowerCase();
+  if (preflightText !== 'true' && preflightText !== 'false') {
+    throw new StackSettingsError(
+      `context splitterPreflight must be true or false (got "${preflightText}")`,
+    );
+  }
+
   const optional = <K extends string, V>(key: K, value: V | undefined) =>
     (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
   return {
@@ -103,6 +135,8 @@ export function readStackSettings(node: Node): StackSettings {
     intakeProducerAccounts,
     webhooks: webhooksText === 'true',
     ...optional('webhookSecretName', text('webhookSecretName')),
+    approvalRowsOver,
+    splitterPreflight: preflightText === 'true',
     ...optional('apiKeySecretName', text('apiKeySecretName')),
     ...optional('andopenMaxRps', andopenMaxRps),
     ...optional('defaultCampaignId', text('defaultCampaignId')),

@@ -16,6 +16,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type {
   BatchCounts,
   BatchPhase,
+  BatchPreflight,
   BatchRecord,
   BatchSource,
   ClaimResult,
@@ -119,6 +120,8 @@ export class DynamoDbLedger implements Ledger {
             completedAt: null,
             resultsKey: null,
             lastReconciledAt: null,
+            preflight: null,
+            approvalReason: null,
             ...counts,
           },
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -154,17 +157,21 @@ export class DynamoDbLedger implements Ledger {
     batchId: string,
     totals: { rows: number; valid: number; invalid: number },
     fileError: string | null,
+    options: { preflight?: BatchPreflight | null; awaitApproval?: string | null } = {},
   ): Promise<void> {
     const now = new Date().toISOString();
+    const awaitApproval = options.awaitApproval ?? null;
     await this.#documents.send(
       new UpdateCommand({
         TableName: this.#tableName,
         Key: { pk: batchPk(batchId), sk: BATCH_SK },
         UpdateExpression:
-          'SET phase = :sending, splitCompletedAt = :now, updatedAt = :now, fileError = :fileError, count_rows = :rows, count_valid = :valid, count_invalid = :invalid',
+          'SET phase = :next, splitCompletedAt = :now, updatedAt = :now, fileError = :fileError, count_rows = :rows, count_valid = :valid, count_invalid = :invalid, preflight = :preflight, approvalReason = :approvalReason',
         ConditionExpression: 'phase = :splitting',
         ExpressionAttributeValues: {
-          ':sending': 'sending',
+          ':next': awaitApproval === null ? 'sending' : 'awaiting-approval',
+          ':preflight': options.preflight ?? null,
+          ':approvalReason': awaitApproval,
           ':splitting': 'splitting',
           ':now': now,
           ':rows': totals.rows,
@@ -634,6 +641,29 @@ export class DynamoDbLedger implements Ledger {
     }
   }
 
+  async movePhase(
+    batchId: string,
+    from: BatchPhase,
+    to: BatchPhase,
+    now: string,
+  ): Promise<boolean> {
+    try {
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: batchPk(batchId), sk: BATCH_SK },
+          UpdateExpression: 'SET phase = :to, updatedAt = :now',
+          ConditionExpression: 'phase = :from',
+          ExpressionAttributeValues: { ':from': from, ':to': to, ':now': now },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
   async listBatches(options: { limit?: number; active?: boolean } = {}): Promise<BatchRecord[]> {
     const limit = options.limit ?? 50;
     const batches: BatchRecord[] = [];
@@ -644,10 +674,14 @@ export class DynamoDbLedger implements Ledger {
           TableName: this.#tableName,
           IndexName: LEDGER_INDEXES.byKind.name,
           KeyConditionExpression: 'kind = :batch',
-          ...(options.active ? { FilterExpression: 'phase IN (:splitting, :sending)' } : {}),
+          ...(options.active
+            ? { FilterExpression: 'phase IN (:splitting, :approved, :sending)' }
+            : {}),
           ExpressionAttributeValues: {
             ':batch': 'BATCH',
-            ...(options.active ? { ':splitting': 'splitting', ':sending': 'sending' } : {}),
+            ...(options.active
+              ? { ':splitting': 'splitting', ':approved': 'approved', ':sending': 'sending' }
+              : {}),
           },
           ScanIndexForward: false,
           ExclusiveStartKey: startKey,
@@ -890,6 +924,8 @@ function toBatchRecord(item: Item): BatchRecord {
     completedAt: stringOrNull(item.completedAt),
     resultsKey: stringOrNull(item.resultsKey),
     lastReconciledAt: stringOrNull(item.lastReconciledAt),
+    preflight: (item.preflight as BatchPreflight | null | undefined) ?? null,
+    approvalReason: stringOrNull(item.approvalReason),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { pollerConfig } from '../config.ts';
+import { ApprovalService } from '../core/approval-service.ts';
 import { CompletionService } from '../core/completion-service.ts';
 import { PollService } from '../core/poll-service.ts';
 import { ReconcileService } from '../core/reconcile-service.ts';
@@ -37,15 +38,20 @@ const reconcile = new ReconcileService({
     sendingStaleAfterMs: config.reconcileSendingStaleAfterMs,
   },
 });
+// Batches a person approved (awaiting-approval → approved) start sending on the next run.
+const approvals = new ApprovalService({ ledger, queue: sendQueue, clock: systemClock });
 let polling: PollService | undefined;
 
 /**
- * On a schedule: follow created gifts until their URL appears, re-drive the undecided rows of batches
- * that went quiet (their messages were lost: the ledger is the source of truth), then write finished
- * batches' results (CSV, JSON summary, HTML report).
+ * On a schedule: release approved batches, follow created gifts until their URL appears, re-drive
+ * the undecided rows of batches that went quiet (their messages were lost: the ledger is the source
+ * of truth), then write finished batches' results (CSV, JSON summary, HTML report).
  */
 export const handler = async (_event: unknown, context: Context): Promise<void> => {
   logger.addContext(context);
+  for (const [batchId, queued] of await approvals.releaseApproved()) {
+    logger.info('approved batch released', { batchId, queued });
+  }
   polling ??= new PollService({
     ledger,
     api: await andOpenApi(),

@@ -83,7 +83,30 @@ export interface RowRecord extends Omit<NewRow, 'state' | 'idempotencyKey' | 'me
   pollDeadlineAt: number | null;
 }
 
-export type BatchPhase = 'splitting' | 'sending' | 'complete' | 'stopped';
+/**
+ * `awaiting-approval`: the split recorded every row but queued none (a batch over the size limit, or
+ * with preflight findings): nothing can be sent until a person approves it. `approved`: a person
+ * did; the next reconcile (the poller's run in AWS, `gift-batch approve` locally) moves it to
+ * `sending` and queues its rows.
+ */
+export type BatchPhase =
+  | 'splitting'
+  | 'awaiting-approval'
+  | 'approved'
+  | 'sending'
+  | 'complete'
+  | 'stopped';
+
+/** What the splitter's preflight found, kept on the batch (status, approval). */
+export interface BatchPreflight {
+  checkedAt: string;
+  campaigns: number;
+  findings: number;
+  /** Findings by kind (`archived-campaign`, `stock-shortfall`, …). */
+  byKind: Record<string, number>;
+  /** The first findings, one line each, naming rows. */
+  messages: string[];
+}
 
 export interface BatchSource {
   /** `s3://bucket/key`, `event`, … for people. */
@@ -121,6 +144,10 @@ export interface BatchRecord {
   resultsKey: string | null;
   /** When a reconcile last re-drove the batch's undecided rows (in AWS: once per quiet period). */
   lastReconciledAt: string | null;
+  /** The splitter's preflight, when it ran one (in AWS). Absent in records made before it existed. */
+  preflight?: BatchPreflight | null;
+  /** Why the batch waits (or waited) for approval: over the size limit, preflight findings. */
+  approvalReason?: string | null;
 }
 
 export type ClaimResult =
@@ -247,6 +274,8 @@ export interface Ledger {
     batchId: string,
     totals: { rows: number; valid: number; invalid: number },
     fileError: string | null,
+    /** `awaitApproval`: the reason the batch goes to `awaiting-approval` instead of `sending`. */
+    options?: { preflight?: BatchPreflight | null; awaitApproval?: string | null },
   ): Promise<void>;
   getRow(batchId: string, row: number): Promise<RowRecord | null>;
   /** The rows of a batch in input order, a page at a time. */
@@ -300,7 +329,9 @@ export interface Ledger {
    * means progress.
    */
   markReconciled(batchId: string, seen: string | null, now: string): Promise<boolean>;
-  /** Newest first; `active` keeps only the batches still splitting or sending. */
+  /** `from → to` only when the batch is in `from` (approvals): false when it was not. */
+  movePhase(batchId: string, from: BatchPhase, to: BatchPhase, now: string): Promise<boolean>;
+  /** Newest first; `active` keeps only the batches still splitting, approved or sending. */
   listBatches(options?: { limit?: number; active?: boolean }): Promise<BatchRecord[]>;
   /** The row an idempotency key created (its first payload), or null for a key never seen. */
   findIdempotencyKey(key: string): Promise<IdempotencyRecord | null>;

@@ -333,13 +333,38 @@ describe('GiftBatchStack', () => {
       for (const start of ['gift-batch splitter', 'gift-batch sender', 'gift-batch poller']) {
         expect(variables(start)).toEqual(expect.arrayContaining(required));
       }
-      for (const start of ['gift-batch sender', 'gift-batch poller']) {
+      // The splitter preflights each file against &Open's campaigns, so it reads the key too.
+      for (const start of ['gift-batch sender', 'gift-batch poller', 'gift-batch splitter']) {
         expect(variables(start)).toEqual(
           expect.arrayContaining(['ANDOPEN_BASE_URL', 'ANDOPEN_API_KEY_SECRET_ID']),
         );
       }
-      // The splitter never calls &Open, so it gets no access to the key.
-      expect(variables('gift-batch splitter')).not.toContain('ANDOPEN_API_KEY_SECRET_ID');
+      expect(
+        functionByDescription(template, 'gift-batch splitter')[1].Properties?.Environment.Variables,
+      ).toMatchObject({
+        SPLITTER_PREFLIGHT: 'true',
+        APPROVAL_ROWS_OVER: '1000',
+      });
+    });
+
+    it('without the splitter preflight, the splitter gets no key; approvalRowsOver sets the limit', {
+      timeout: CDK_TIMEOUT,
+    }, () => {
+      // Act
+      const { template: plain } = synthesize({
+        splitterPreflight: 'false',
+        approvalRowsOver: 'off',
+      });
+      const { template: strict } = synthesize({ approvalRowsOver: '50' });
+
+      // Assess
+      const splitterEnv = (t: Template) =>
+        functionByDescription(t, 'gift-batch splitter')[1].Properties?.Environment.Variables;
+      expect(Object.keys(splitterEnv(plain))).not.toContain('ANDOPEN_API_KEY_SECRET_ID');
+      expect(Object.keys(splitterEnv(plain))).not.toContain('SPLITTER_PREFLIGHT');
+      expect(Object.keys(splitterEnv(plain))).not.toContain('APPROVAL_ROWS_OVER');
+      expect(splitterEnv(strict).APPROVAL_ROWS_OVER).toBe('50');
+      expect(() => synthesize({ approvalRowsOver: 'lots' })).toThrow(/approvalRowsOver/);
     });
 
     it('re-drives a quiet batch only after a live message can no longer be out of sight', {
@@ -446,7 +471,7 @@ describe('GiftBatchStack', () => {
         .filter((value) => value !== undefined);
 
       // Assess
-      expect(baseUrls).toEqual(['eu', 'eu']);
+      expect(baseUrls).toEqual(['eu', 'eu', 'eu']); // splitter (preflight), sender, poller
       expect(() => synthesize({ andopenBaseUrl: 'ftp://example.com' })).toThrow(/andopenBaseUrl/);
     });
   });
@@ -555,7 +580,6 @@ describe('GiftBatchStack', () => {
       expect(sender).not.toContain('dynamodb:Scan');
       expect(splitter).toContain('s3:GetObject');
       expect(splitter).not.toContain('s3:PutObject');
-      expect(splitter).not.toContain('secretsmanager:GetSecretValue');
     });
   });
 

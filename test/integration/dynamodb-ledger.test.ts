@@ -365,4 +365,41 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     expect(batch?.lastReconciledAt).toBe(second);
     expect(batch?.updatedAt).toBe(NOW);
   });
+
+  it('holds a split for approval with its preflight, then moves it only from the expected phase', async () => {
+    // Prepare
+    const source = { description: 'x', bucket: null, key: null, versionOrEtag: null };
+    await ledger.createBatch({ batchId: 'b-held', source, createdAt: NOW });
+    const preflight = {
+      checkedAt: NOW,
+      campaigns: 1,
+      findings: 1,
+      byKind: { 'archived-campaign': 1 },
+      messages: ['campaign c is archived: 1 row (row 1) would be rejected'],
+    };
+
+    // Act
+    await ledger.completeSplit('b-held', { rows: 1, valid: 1, invalid: 0 }, null, {
+      preflight,
+      awaitApproval: 'the preflight found 1 problem',
+    });
+    const held = await ledger.getBatch('b-held');
+    const activeWhileHeld = (await ledger.listBatches({ active: true })).map((b) => b.batchId);
+    const wrongStart = await ledger.movePhase('b-held', 'approved', 'sending', NOW);
+    const approved = await ledger.movePhase('b-held', 'awaiting-approval', 'approved', NOW);
+    const activeOnceApproved = (await ledger.listBatches({ active: true })).map((b) => b.batchId);
+    const released = await ledger.movePhase('b-held', 'approved', 'sending', NOW);
+    const releasedTwice = await ledger.movePhase('b-held', 'approved', 'sending', NOW);
+
+    // Assess
+    expect(held).toMatchObject({
+      phase: 'awaiting-approval',
+      approvalReason: 'the preflight found 1 problem',
+      preflight,
+    });
+    expect(activeWhileHeld).not.toContain('b-held');
+    expect([wrongStart, approved, released, releasedTwice]).toEqual([false, true, true, false]);
+    expect(activeOnceApproved).toContain('b-held');
+    expect((await ledger.getBatch('b-held'))?.phase).toBe('sending');
+  });
 });

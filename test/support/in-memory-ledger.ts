@@ -1,6 +1,7 @@
 import type {
   BatchCounts,
   BatchPhase,
+  BatchPreflight,
   BatchRecord,
   BatchSource,
   ClaimResult,
@@ -62,6 +63,8 @@ export class InMemoryLedger implements Ledger {
       completedAt: null,
       resultsKey: null,
       lastReconciledAt: null,
+      preflight: null,
+      approvalReason: null,
     });
     return true;
   }
@@ -100,11 +103,15 @@ export class InMemoryLedger implements Ledger {
     batchId: string,
     totals: { rows: number; valid: number; invalid: number },
     fileError: string | null,
+    options: { preflight?: BatchPreflight | null; awaitApproval?: string | null } = {},
   ): Promise<void> {
     const batch = this.#batch(batchId);
     batch.fileError = fileError;
     if (batch.phase !== 'splitting') throw new Error('split already complete');
-    batch.phase = 'sending';
+    const awaitApproval = options.awaitApproval ?? null;
+    batch.phase = awaitApproval === null ? 'sending' : 'awaiting-approval';
+    batch.approvalReason = awaitApproval;
+    batch.preflight = structuredClone(options.preflight ?? null);
     batch.splitCompletedAt = new Date().toISOString();
     Object.assign(batch.counts, totals);
   }
@@ -281,9 +288,24 @@ export class InMemoryLedger implements Ledger {
     return true;
   }
 
+  async movePhase(
+    batchId: string,
+    from: BatchPhase,
+    to: BatchPhase,
+    now: string,
+  ): Promise<boolean> {
+    const batch = this.batches.get(batchId);
+    if (!batch || batch.phase !== from) return false;
+    batch.phase = to;
+    batch.updatedAt = now;
+    return true;
+  }
+
   async listBatches(options: { limit?: number; active?: boolean } = {}): Promise<BatchRecord[]> {
     return [...this.batches.values()]
-      .filter((batch) => !options.active || ['splitting', 'sending'].includes(batch.phase))
+      .filter(
+        (batch) => !options.active || ['splitting', 'approved', 'sending'].includes(batch.phase),
+      )
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
       .slice(0, options.limit ?? 50)
       .map((batch) => structuredClone(batch));
