@@ -215,14 +215,14 @@ function killScenario(name: string, killAt: number, when: string, splitDone: boo
               await Promise.all(tree.map(async (pid) => ((await isAlive(pid)) ? pid : 0)))
             ).filter((pid) => pid !== 0);
           }
-          // A port may already serve another process on this busy machine: only ours count.
+          // A port may already serve another process on this busy machine (another user's, whose
+          // sockets /proc does not show us): only a listener among the killed run's processes counts.
           const open: string[] = [];
           for (const port of ports) {
             if (!(await accepts(port))) continue;
             const owners = await listenersOf(port);
-            if (owners.length === 0 || owners.some((pid) => tree.includes(pid))) {
-              open.push(`${port} (pids ${owners.join(', ') || 'unknown'})`);
-            } else notes.push(`port ${port} was taken again by pid ${owners.join(', ')}, not ours`);
+            if (owners.some((pid) => tree.includes(pid))) open.push(`${port} (pids ${owners})`);
+            else notes.push(`port ${port} answers again, not from the killed run's processes`);
           }
           if (survivors.length > 0) {
             violations.push(`processes outlived the killed run: pids ${survivors.join(', ')}`);
