@@ -70,6 +70,13 @@ export class TextSniffer {
       try {
         text = probe.decode(bytes, { stream: true });
       } catch {
+        const invalidAt = utf8ThenNot(bytes);
+        if (invalidAt >= 0) {
+          // Valid UTF-8 with non-ASCII text, then bytes that are not: the rows before come first.
+          this.#detected = { encoding: 'utf-8', bom: false };
+          yield this.#checked(new TextDecoder('utf-8').decode(bytes.subarray(0, invalidAt)));
+          throw mixedEncodings();
+        }
         decoder = new TextDecoder('windows-1252');
         this.#detected = { encoding: 'windows-1252', bom: false };
         held = new Uint8Array(0);
@@ -93,22 +100,29 @@ export class TextSniffer {
         rejectKnownBinary(held);
         decoder = this.#fromBom(held);
       }
-      if (decoder === null) yield this.#checked(this.#decodeUndecided(held));
+      if (decoder === null) yield* this.#decodeUndecided(held);
       else yield this.#checked(decodeOrThrow(decoder, held, false));
       return;
     }
     if (decoder !== null) yield this.#checked(decodeOrThrow(decoder, undefined, false));
   }
 
-  #decodeUndecided(bytes: Uint8Array): string {
+  *#decodeUndecided(bytes: Uint8Array): Generator<string> {
+    let text: string;
     try {
-      const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
       if (NON_ASCII.test(text)) this.#detected = { encoding: 'utf-8', bom: false };
-      return text;
     } catch {
+      const invalidAt = utf8ThenNot(bytes);
+      if (invalidAt >= 0) {
+        this.#detected = { encoding: 'utf-8', bom: false };
+        yield this.#checked(new TextDecoder('utf-8').decode(bytes.subarray(0, invalidAt)));
+        throw mixedEncodings();
+      }
       this.#detected = { encoding: 'windows-1252', bom: false };
-      return new TextDecoder('windows-1252').decode(bytes);
+      text = new TextDecoder('windows-1252').decode(bytes);
     }
+    yield this.#checked(text);
   }
 
   #fromBom(bytes: Uint8Array): Decoder | null {
@@ -153,13 +167,48 @@ function decodeOrThrow(decoder: Decoder, bytes: Uint8Array | undefined, stream: 
   try {
     return decoder.decode(bytes, { stream });
   } catch (error) {
-    throw new RecipientFileError(
-      'invalid_encoding',
-      'the file starts as UTF-8 but later holds bytes that are not UTF-8 (mixed encodings); ' +
-        'save it again as "CSV UTF-8"',
-      { cause: error },
-    );
+    throw mixedEncodings(error);
   }
+}
+
+function mixedEncodings(cause?: unknown): RecipientFileError {
+  return new RecipientFileError(
+    'invalid_encoding',
+    'the file starts as UTF-8 but later holds bytes that are not UTF-8 (mixed encodings); ' +
+      'save it again as "CSV UTF-8"',
+    { cause },
+  );
+}
+
+/**
+ * Where UTF-8 stops in bytes that hold valid non-ASCII UTF-8 first (an "é" as two bytes) and then a
+ * byte that is not UTF-8 (an "é" as Windows-1252 writes it): a file of mixed encodings, which must
+ * not be read whole as Windows-1252 (the first names would turn into "ZoÃ©"). -1 otherwise.
+ */
+function utf8ThenNot(bytes: Uint8Array): number {
+  let sawMultibyte = false;
+  for (let i = 0; i < bytes.length; ) {
+    const lead = bytes[i] as number;
+    const length =
+      lead < 0x80
+        ? 1
+        : lead >= 0xc2 && lead <= 0xdf
+          ? 2
+          : lead >= 0xe0 && lead <= 0xef
+            ? 3
+            : lead >= 0xf0 && lead <= 0xf4
+              ? 4
+              : 0;
+    if (length === 0) return sawMultibyte ? i : -1;
+    if (i + length > bytes.length) return -1; // cut by the chunk's end: not a decision yet
+    for (let k = 1; k < length; k++) {
+      const next = bytes[i + k] as number;
+      if (next < 0x80 || next > 0xbf) return sawMultibyte ? i : -1;
+    }
+    if (length > 1) sawMultibyte = true;
+    i += length;
+  }
+  return -1;
 }
 
 function rejectKnownBinary(bytes: Uint8Array): void {

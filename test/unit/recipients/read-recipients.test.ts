@@ -389,6 +389,22 @@ describe('readRecipients: fatal file problems', () => {
     expect(error.code).toBe('invalid_encoding');
     expect(error.line).toBeGreaterThan(1);
   });
+
+  it('rejects mixed encodings within one chunk too, keeping the rows before and naming the line', async () => {
+    // Prepare: the whole file in one chunk, as S3 hands over a small file.
+    const bytes = new Uint8Array([
+      ...bytesOf(`campaign_id,first_name,last_name\n${CAMPAIGN},Zoë,A\n${CAMPAIGN},Jos`),
+      0xe9,
+      ...bytesOf(',B\n'),
+    ]);
+
+    // Act
+    const { items, error } = await collectUntilError(readRecipients(chunked(bytes, 1_000)));
+
+    // Assess
+    expect(items.map((row) => row.source.first_name)).toEqual(['Zoë']);
+    expect(error).toMatchObject({ code: 'invalid_encoding', line: 3 });
+  });
 });
 
 describe('readRecipients: campaign and extra cells', () => {
