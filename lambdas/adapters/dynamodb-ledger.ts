@@ -13,6 +13,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { type Clock, systemClock } from '../ports/clock.ts';
 import type {
   BatchCounts,
   BatchPhase,
@@ -74,6 +75,9 @@ const countAttribute = (name: keyof BatchCounts): string => `count_${name}`;
  */
 const DECIDED_OR_GUESSED: RowState[] = ['sending', 'unknown'];
 
+/** Rows per page of a campaign export: one page in memory at a time. */
+const CAMPAIGN_PAGE_SIZE = 500;
+
 /** BatchWriteItem takes at most 25 items. */
 const BATCH_WRITE_SIZE = 25;
 
@@ -82,17 +86,25 @@ export class DynamoDbLedger implements Ledger {
   readonly #documents: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #clock: Clock;
+  readonly #campaignPageSize: number;
 
   constructor(options: {
     client: DynamoDBClient;
     tableName: string;
     sleep?: (ms: number) => Promise<void>;
+    /** When rows are recorded (their place in the campaign index); tests fix it. */
+    clock?: Clock;
+    /** Rows per page of a campaign read: one page in memory at a time. */
+    campaignPageSize?: number;
   }) {
     this.#documents = DynamoDBDocumentClient.from(options.client, {
       marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     });
     this.#tableName = options.tableName;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#clock = options.clock ?? systemClock;
+    this.#campaignPageSize = options.campaignPageSize ?? CAMPAIGN_PAGE_SIZE;
   }
 
   async createBatch(batch: {
@@ -146,7 +158,7 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async putRows(rows: NewRow[]): Promise<void> {
-    const now = new Date().toISOString();
+    const now = new Date(this.#clock.now()).toISOString();
     const items = rows.map((row) => toRowItem(row, now));
     for (let start = 0; start < items.length; start += BATCH_WRITE_SIZE) {
       await this.#batchWrite(items.slice(start, start + BATCH_WRITE_SIZE));
@@ -662,6 +674,41 @@ export class DynamoDbLedger implements Ledger {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
+  }
+
+  async *listCampaignRows(
+    campaignId: string,
+    range: { from?: string; to?: string } = {},
+  ): AsyncIterable<RowRecord> {
+    // campaignAt is "<recorded ISO>#<batch>#<row>": every key of an instant sorts after the bare
+    // instant and before the instant followed by U+FFFF, so both bounds take the whole instant.
+    // DynamoDB refuses an empty key value, so an open end is left out of the condition instead.
+    const bounds: Item = {};
+    if (range.from !== undefined) bounds[':from'] = range.from;
+    if (range.to !== undefined) bounds[':to'] = `${range.to}\uffff`;
+    const sortCondition =
+      range.from !== undefined && range.to !== undefined
+        ? ' AND campaignAt BETWEEN :from AND :to'
+        : range.from !== undefined
+          ? ' AND campaignAt >= :from'
+          : range.to !== undefined
+            ? ' AND campaignAt <= :to'
+            : '';
+    let startKey: Item | undefined;
+    do {
+      const page = await this.#documents.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          IndexName: LEDGER_INDEXES.byCampaign.name,
+          KeyConditionExpression: `campaignId = :campaign${sortCondition}`,
+          ExpressionAttributeValues: { ':campaign': campaignId, ...bounds },
+          ExclusiveStartKey: startKey,
+          Limit: this.#campaignPageSize,
+        }),
+      );
+      for (const item of page.Items ?? []) yield toRowRecord(item);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
   }
 
   async listBatches(options: { limit?: number; active?: boolean } = {}): Promise<BatchRecord[]> {

@@ -331,6 +331,15 @@ export interface Ledger {
   markReconciled(batchId: string, seen: string | null, now: string): Promise<boolean>;
   /** `from → to` only when the batch is in `from` (approvals): false when it was not. */
   movePhase(batchId: string, from: BatchPhase, to: BatchPhase, now: string): Promise<boolean>;
+  /**
+   * Every row of a campaign across batches (and events), oldest first by when the ledger recorded it,
+   * a page at a time through the campaign index (never a scan). `from`/`to` are ISO instants, both
+   * inclusive; rows without a campaign (invalid ones without campaign_id) are not in the index.
+   */
+  listCampaignRows(
+    campaignId: string,
+    range?: { from?: string; to?: string },
+  ): AsyncIterable<RowRecord>;
   /** Newest first; `active` keeps only the batches still splitting, approved or sending. */
   listBatches(options?: { limit?: number; active?: boolean }): Promise<BatchRecord[]>;
   /** The row an idempotency key created (its first payload), or null for a key never seen. */

@@ -1,9 +1,11 @@
 import { Command } from 'commander';
+import { exportCommand } from './commands/export.ts';
 import { preflightCommand } from './commands/preflight.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
 import { retryUnknownCommand } from './commands/retry-unknown.ts';
 import { resumeCommand, runCommand } from './commands/run.ts';
 import { sandboxCommand } from './commands/sandbox.ts';
+import { statusCommand } from './commands/status.ts';
 import { validateCommand } from './commands/validate.ts';
 
 export function buildProgram(): Command {
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
   program.addCommand(resumeCommand());
   program.addCommand(retryUnknownCommand());
   program.addCommand(reconcileCommand());
+  program.addCommand(statusCommand());
+  program.addCommand(exportCommand());
   program.addCommand(validateCommand());
   program.addCommand(preflightCommand());
   program.addCommand(sandboxCommand());

@@ -67,6 +67,7 @@ import {
   startDynamoDbLocal,
   startFauxqs,
 } from '../standins/index.ts';
+import { LOCAL_LEDGER_TABLE, ledgerDataDir, recordLedgerEndpoint } from './local-ledger.ts';
 
 /** The local resources, named once (the stack's are named by CloudFormation). */
 export const LOCAL_NAMES = {
@@ -74,7 +75,7 @@ export const LOCAL_NAMES = {
   resultsBucket: 'gift-batch-results',
   sendQueue: 'gift-batch-send',
   sendDlq: 'gift-batch-send-dlq',
-  ledgerTable: 'gift-batch-ledger',
+  ledgerTable: LOCAL_LEDGER_TABLE,
 } as const;
 
 export class LocalPipelineError extends Error {
@@ -215,7 +216,7 @@ export class LocalPipeline {
       const java = await findJava();
       if (!java.ok) throw new LocalPipelineError(java.message);
 
-      const ledgerDir = join(options.stateDir, 'ledger');
+      const ledgerDir = ledgerDataDir(options.stateDir);
       // The sandbox remembers its gifts beside the ledger, as &Open would between two runs.
       const sandboxState = join(options.stateDir, 'sandbox.jsonl');
       if (options.fresh) {
@@ -225,6 +226,15 @@ export class LocalPipeline {
       await mkdir(ledgerDir, { recursive: true });
       const dynamoLocal = await startDynamoDbLocal({ storage: { dataDir: ledgerDir } });
       stops.push(() => dynamoLocal.stop());
+      // status and export read through this DynamoDB Local while it runs (one per data directory).
+      stops.push(
+        await recordLedgerEndpoint(options.stateDir, {
+          endpoint: dynamoLocal.endpoint,
+          pid: dynamoLocal.pid,
+          ownerPid: process.pid,
+          startedAt: new Date().toISOString(),
+        }),
+      );
       const fauxqs: RunningStandIn = await startFauxqs();
       stops.push(() => fauxqs.stop());
       const sandbox = options.apiUrl

@@ -301,6 +301,21 @@ export class InMemoryLedger implements Ledger {
     return true;
   }
 
+  async *listCampaignRows(
+    campaignId: string,
+    range: { from?: string; to?: string } = {},
+  ): AsyncIterable<RowRecord> {
+    // The same key as the DynamoDB adapter's campaign index: recorded instant, batch, row.
+    const sortKey = (row: RowRecord) =>
+      `${row.createdAt}#${row.batchId}#${String(row.row).padStart(10, '0')}`;
+    const rows = [...this.rows.values()]
+      .filter((row) => (row.echo.campaignId ?? row.body?.campaign_id ?? null) === campaignId)
+      .filter((row) => range.from === undefined || row.createdAt >= range.from)
+      .filter((row) => range.to === undefined || row.createdAt <= range.to)
+      .sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
+    for (const row of rows) yield structuredClone(row);
+  }
+
   async listBatches(options: { limit?: number; active?: boolean } = {}): Promise<BatchRecord[]> {
     return [...this.batches.values()]
       .filter(
