@@ -234,3 +234,19 @@ export function webhooksEnabled(env: Environment = process.env): boolean {
     `environment variable WEBHOOKS_ENABLED must be true or false (got "${raw}")`,
   );
 }
+
+export interface ExporterConfig {
+  ledgerTable: string;
+  /** The results bucket: requests arrive under exports/requests/, exports are written under exports/. */
+  resultsBucket: string;
+  s3ForcePathStyle: boolean;
+}
+
+/** The exporter reads the ledger and writes to the results bucket; it never sends. */
+export function exporterConfig(env: Environment = process.env): Readonly<ExporterConfig> {
+  return Object.freeze({
+    ledgerTable: required(env, 'LEDGER_TABLE'),
+    resultsBucket: required(env, 'RESULTS_BUCKET'),
+    s3ForcePathStyle: env.S3_FORCE_PATH_STYLE === 'true',
+  });
+}

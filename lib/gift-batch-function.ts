@@ -22,6 +22,7 @@ export const HANDLER_ENTRIES = {
   poller: 'lambdas/handlers/poller.ts',
   intake: 'lambdas/handlers/intake.ts',
   webhook: 'lambdas/handlers/webhook.ts',
+  exporter: 'lambdas/handlers/exporter.ts',
 } as const;
 export type HandlerName = keyof typeof HANDLER_ENTRIES;
 
@@ -43,6 +44,9 @@ export const ESM_BUNDLE = {
 /** Folders under the uploads and results buckets that the pipeline reads and writes. */
 export const UPLOADS_PREFIX = 'uploads/';
 export const RESULTS_PREFIX = 'results/';
+/** Finance's export requests arrive under EXPORT_REQUESTS_PREFIX; exports are written under EXPORTS_PREFIX. */
+export const EXPORTS_PREFIX = 'exports/';
+export const EXPORT_REQUESTS_PREFIX = 'exports/requests/';
 
 export type LedgerAction = 'GetItem' | 'PutItem' | 'BatchWriteItem' | 'UpdateItem' | 'Query';
 export type LedgerIndexName = keyof typeof LEDGER_INDEXES;
@@ -189,6 +193,37 @@ export class GiftBatchFunction extends NodejsFunction {
         'results/<batch>.csv and .json: the object names are the batch ids, known only at run time.',
       );
     }
+    return this;
+  }
+
+  /**
+   * RESULTS_BUCKET for the exporter: read export requests under exports/requests/, write exports
+   * under exports/ (multipart uploads included). Nothing under results/.
+   */
+  bindExports(bucket: IBucket): this {
+    this.addEnvironment('RESULTS_BUCKET', bucket.bucketName);
+    this.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [bucket.arnForObjects(`${EXPORT_REQUESTS_PREFIX}*`)],
+      }),
+    );
+    this.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        resources: [bucket.arnForObjects(`${EXPORTS_PREFIX}*`)],
+      }),
+    );
+    this.acknowledgeObjectPrefix(
+      bucket,
+      EXPORT_REQUESTS_PREFIX,
+      'exports/requests/<name>.json: finance names each request at run time.',
+    );
+    this.acknowledgeObjectPrefix(
+      bucket,
+      EXPORTS_PREFIX,
+      'exports/<name>.csv, .summary.json, .error.json: named after the request, at run time.',
+    );
     return this;
   }
 

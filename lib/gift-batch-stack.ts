@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { ApiKeyConstruct } from './api-key.ts';
 import { acknowledgeCdkInternals } from './cdk-internals.ts';
 import { EventIntakeConstruct } from './event-intake.ts';
+import { ExportsConstruct } from './exports.ts';
 import type { AndOpenSettings } from './gift-batch-function.ts';
 import { IngestConstruct } from './ingest.ts';
 import { LedgerConstruct } from './ledger.ts';
@@ -21,6 +22,7 @@ import { WebhookConstruct } from './webhook.ts';
  *                  └──────────► ledger ◄─────┘  ▲                   (ledger)
  *   schedule ─► poller ─────────────────────────┘─► results/<batch>.csv   (poller, results)
  *   bus "Gift Requested" / direct ─► intake queue ─► intake ─► send queue  (event intake)
+ *   exports/requests/NAME.json ─► exporter ─► exports/NAME.csv            (exports)
  *
  * Settings come from CDK context (see stack-settings.ts); the shared numbers from
  * pipeline-settings.ts, which the local runtime uses too.
@@ -57,6 +59,11 @@ export class GiftBatchStack extends Stack {
       sendQueue: send.queue,
       andOpen,
     });
+    const exports = new ExportsConstruct(this, 'Exports', {
+      ledger: ledger.table,
+      results: results.bucket,
+      logLevel: settings.logLevel,
+    });
     const events = new EventIntakeConstruct(this, 'EventIntake', {
       ...shared,
       sendQueue: send.queue,
@@ -82,6 +89,7 @@ export class GiftBatchStack extends Stack {
         send.sender,
         polling.poller,
         events.intake,
+        exports.exporter,
         ...(webhook ? [webhook.receiver] : []),
       ],
       intake: {

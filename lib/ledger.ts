@@ -74,4 +74,6 @@ export const LEDGER_ACCESS = {
     actions: ['GetItem', 'PutItem', 'UpdateItem', 'Query'],
     indexes: ['byGiftRequest'],
   },
+  // A campaign's rows (byCampaign, read only) and each batch's source (GetItem).
+  exporter: { actions: ['GetItem', 'Query'], indexes: ['byCampaign'] },
 } as const satisfies Record<HandlerName, LedgerAccess>;

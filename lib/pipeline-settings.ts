@@ -65,4 +65,9 @@ export const PIPELINE = {
     timeoutSeconds: 10,
     memoryMb: 256,
   },
+  /**
+   * A campaign export streams page by page (flat memory): at the ~1,700 rows/s bench:export
+   * measured against DynamoDB Local on a loaded 2-core machine, 15 minutes is ~1.5 million rows.
+   */
+  exporter: { timeoutSeconds: 900, memoryMb: 1024 },
 } as const;

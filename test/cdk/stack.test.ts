@@ -43,7 +43,7 @@ function resourcesOf(template: Template, type: string): [string, Resource][] {
   return Object.entries(template.findResources(type)) as [string, Resource][];
 }
 
-/** Our three handlers (CDK adds helper functions of its own for custom resources). */
+/** Our handlers (CDK adds helper functions of its own for custom resources). */
 function pipelineFunctions(template: Template): [string, Resource][] {
   return resourcesOf(template, 'AWS::Lambda::Function').filter(
     ([, fn]) => fn.Properties?.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'gift-batch',
@@ -154,9 +154,12 @@ describe('GiftBatchStack', () => {
       expect(uploads.Properties?.LifecycleConfiguration.Rules).toContainEqual(
         expect.objectContaining({ Prefix: 'uploads/', Status: 'Enabled', ExpirationInDays: 30 }),
       );
-      expect(notifications).toHaveLength(1);
+      const onUploads = notifications.filter(
+        ([, resource]) => logicalIdOf(resource.Properties?.BucketName) === uploadsId,
+      );
+      expect(onUploads).toHaveLength(1);
       const configurations =
-        notifications[0]?.[1].Properties?.NotificationConfiguration.LambdaFunctionConfigurations;
+        onUploads[0]?.[1].Properties?.NotificationConfiguration.LambdaFunctionConfigurations;
       expect(configurations).toEqual([
         {
           Events: ['s3:ObjectCreated:*'],
@@ -300,7 +303,7 @@ describe('GiftBatchStack', () => {
       const nodeMajor = (runtime: string) => Number(/^nodejs(\d+)\.x$/.exec(runtime)?.[1] ?? 0);
 
       // Assess
-      expect(functions).toHaveLength(4); // splitter, sender, poller, intake
+      expect(functions).toHaveLength(5); // splitter, sender, poller, intake, exporter
       for (const [id, fn] of functions) {
         expect(fn.Properties?.Architectures, id).toEqual(['arm64']);
         expect(nodeMajor(fn.Properties?.Runtime), id).toBeGreaterThanOrEqual(22);
@@ -497,7 +500,7 @@ describe('GiftBatchStack', () => {
       // The send DLQ, the splitter's failed uploads, the intake DLQ and the event rule's DLQ.
       expect(watching('ApproximateNumberOfMessagesVisible', 'AWS/SQS')).toHaveLength(4);
       expect(watching('ApproximateAgeOfOldestMessage', 'AWS/SQS')).toHaveLength(1);
-      expect(watching('Errors', 'AWS/Lambda')).toHaveLength(4);
+      expect(watching('Errors', 'AWS/Lambda')).toHaveLength(5);
       for (const alarm of alarms) {
         expect(alarm?.AlarmDescription).toBeTruthy();
         expect(alarm?.TreatMissingData).toBe('notBreaching');
@@ -549,7 +552,9 @@ describe('GiftBatchStack', () => {
           );
         } else {
           // Object prefixes of one bucket, each acknowledged by its exact finding id.
-          const prefix = /"\/(uploads|results)\/\*"/.exec(wildcard.resource)?.[1];
+          const prefix = /"\/(uploads|results|exports\/requests|exports)\/\*"/.exec(
+            wildcard.resource,
+          )?.[1];
           expect(prefix, wildcard.resource).toBeDefined();
           expect(acknowledged.some((rule) => rule.endsWith(`/${prefix}/*]`))).toBe(true);
         }

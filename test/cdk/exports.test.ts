@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LEDGER_INDEXES } from '../../lambdas/adapters/ledger-table.ts';
+import { GiftBatchStack } from '../../lib/gift-batch-stack.ts';
+
+const CDK_TIMEOUT = 60_000;
+const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+  context: Record<string, unknown>;
+};
+
+// biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation is untyped JSON, read by path
+type Json = any;
+type Resource = { Type: string; Properties?: Record<string, Json> };
+
+const refOf = (value: unknown): string | undefined => {
+  const v = value as { Ref?: string; 'Fn::GetAtt'?: [string, string] } | undefined;
+  return v?.Ref ?? v?.['Fn::GetAtt']?.[0];
+};
+
+describe('the exports construct in the stack', () => {
+  let resources: Record<string, Resource>;
+  let outputs: Record<string, { Value: unknown }>;
+  let exporterId: string;
+  let exporter: Resource;
+
+  beforeAll(() => {
+    const app = new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
+    const template = Template.fromStack(new GiftBatchStack(app, 'GiftBatchExports')).toJSON();
+    resources = template.Resources;
+    outputs = template.Outputs;
+    const found = Object.entries(resources).find(
+      ([, resource]) =>
+        resource.Type === 'AWS::Lambda::Function' &&
+        String(resource.Properties?.Description).startsWith('gift-batch exporter'),
+    );
+    if (!found) throw new Error('no exporter function');
+    [exporterId, exporter] = found;
+  }, CDK_TIMEOUT);
+
+  /** Every statement of the exporter's role's policies. */
+  const statements = (): { Action: string | string[]; Resource: Json }[] => {
+    const roleId = refOf(exporter.Properties?.Role);
+    return Object.values(resources)
+      .filter((resource) => resource.Type === 'AWS::IAM::Policy')
+      .filter((policy) => policy.Properties?.Roles.some((role: unknown) => refOf(role) === roleId))
+      .flatMap((policy) => policy.Properties?.PolicyDocument.Statement);
+  };
+  const actions = () => statements().flatMap((statement) => [statement.Action].flat());
+
+  it('runs on requests put under exports/requests/ in the results bucket, and only those', () => {
+    // Prepare
+    const resultsId = refOf(outputs.ResultsBucketName?.Value);
+
+    // Act
+    const notifications = Object.values(resources).filter(
+      (resource) =>
+        resource.Type === 'Custom::S3BucketNotifications' &&
+        refOf(resource.Properties?.BucketName) === resultsId,
+    );
+
+    // Assess
+    expect(notifications).toHaveLength(1);
+    expect(
+      notifications[0]?.Properties?.NotificationConfiguration.LambdaFunctionConfigurations,
+    ).toEqual([
+      {
+        Events: ['s3:ObjectCreated:*'],
+        Filter: {
+          Key: {
+            FilterRules: [
+              { Name: 'suffix', Value: '.json' },
+              { Name: 'prefix', Value: 'exports/requests/' },
+            ],
+          },
+        },
+        LambdaFunctionArn: { 'Fn::GetAtt': [exporterId, 'Arn'] },
+      },
+    ]);
+  });
+
+  it('gets the table and bucket it reads, and nothing to send with', () => {
+    // Act
+    const variables = Object.keys(exporter.Properties?.Environment.Variables);
+
+    // Assess
+    expect(variables).toEqual(expect.arrayContaining(['LEDGER_TABLE', 'RESULTS_BUCKET']));
+    expect(variables).not.toContain('SEND_QUEUE_URL');
+    expect(variables).not.toContain('ANDOPEN_API_KEY_SECRET_ID');
+  });
+
+  it('reads the ledger through the campaign index only, and never writes it', () => {
+    // Act
+    const ledgerStatements = statements().filter((statement) =>
+      [statement.Action].flat().some((action) => action.startsWith('dynamodb:')),
+    );
+
+    // Assess
+    expect(ledgerStatements.flatMap((statement) => [statement.Action].flat()).sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+    ]);
+    const indexes = JSON.stringify(ledgerStatements.map((statement) => statement.Resource));
+    expect(indexes).toContain(`/index/${LEDGER_INDEXES.byCampaign.name}`);
+    expect(indexes).not.toContain(`/index/${LEDGER_INDEXES.byPollDue.name}`);
+    expect(actions()).not.toContain('dynamodb:Scan');
+  });
+
+  it('reads requests and writes exports under exports/ only, never results/', () => {
+    // Act
+    const s3 = statements().filter((statement) =>
+      [statement.Action].flat().some((action) => action.startsWith('s3:')),
+    );
+
+    // Assess
+    const resourcesOf = (action: string) =>
+      JSON.stringify(
+        s3.filter((statement) => [statement.Action].flat().includes(action)).map((s) => s.Resource),
+      );
+    expect(resourcesOf('s3:GetObject')).toContain('/exports/requests/*');
+    expect(resourcesOf('s3:PutObject')).toContain('/exports/*');
+    expect(JSON.stringify(s3)).not.toContain('/results/');
+  });
+});
