@@ -5,6 +5,7 @@ import { reconcileCommand } from './commands/reconcile.ts';
 import { retryUnknownCommand } from './commands/retry-unknown.ts';
 import { resumeCommand, runCommand } from './commands/run.ts';
 import { sandboxCommand } from './commands/sandbox.ts';
+import { sendCommand } from './commands/send.ts';
 import { statusCommand } from './commands/status.ts';
 import { validateCommand } from './commands/validate.ts';
 
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   program.addCommand(reconcileCommand());
   program.addCommand(statusCommand());
   program.addCommand(exportCommand());
+  program.addCommand(sendCommand());
   program.addCommand(validateCommand());
   program.addCommand(preflightCommand());
   program.addCommand(sandboxCommand());

@@ -10,7 +10,12 @@ import {
   HeadObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { Upload } from '@aws-sdk/lib-storage';
 import type {
   APIGatewayProxyEventV2,
@@ -75,6 +80,8 @@ export const LOCAL_NAMES = {
   resultsBucket: 'gift-batch-results',
   sendQueue: 'gift-batch-send',
   sendDlq: 'gift-batch-send-dlq',
+  intakeQueue: 'gift-batch-intake',
+  intakeDlq: 'gift-batch-intake-dlq',
   ledgerTable: LOCAL_LEDGER_TABLE,
 } as const;
 
@@ -131,6 +138,15 @@ interface Handlers {
         context: Context,
       ) => Promise<APIGatewayProxyStructuredResultV2>)
     | null;
+  intake: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+}
+
+/** Event-driven sends on one machine: the intake queue (the bus's target in AWS) and its DLQ. */
+interface EventIntake {
+  queueUrl: string;
+  dlqUrl: string;
+  /** Where the outcome events go (GiftRequestCreated / GiftRequestFailed, JSON Lines). */
+  outcomeEventsFile: string;
 }
 
 /** The batch the splitter makes of an upload's S3 event: the same derivation, so it can be followed. */
@@ -165,6 +181,7 @@ export class LocalPipeline {
   readonly #ceilingRps: number | null;
   /** The local Function URL the sandbox delivers webhooks to (null: webhooks off). */
   readonly webhookUrl: string | null;
+  readonly #intake: EventIntake;
   #stopped = false;
 
   private constructor(parts: {
@@ -182,6 +199,7 @@ export class LocalPipeline {
     sendDlqUrl: string;
     ceilingRps: number | null;
     webhookUrl: string | null;
+    intake: EventIntake;
   }) {
     this.ledger = parts.ledger;
     this.andOpen = parts.andOpen;
@@ -197,6 +215,7 @@ export class LocalPipeline {
     this.#sendDlqUrl = parts.sendDlqUrl;
     this.#ceilingRps = parts.ceilingRps;
     this.webhookUrl = parts.webhookUrl;
+    this.#intake = parts.intake;
   }
 
   /**
@@ -268,6 +287,8 @@ export class LocalPipeline {
           (PIPELINE.sendQueue.visibilityTimeoutSeconds / PIPELINE.sender.timeoutSeconds) *
           senderTimeoutSeconds,
       });
+      const intakeQueues = await createIntakeQueues(sqs);
+      const outcomeEventsFile = join(options.stateDir, 'outcome-events.jsonl');
 
       const apiKey = options.apiKey ?? (sandbox ? SANDBOX_API_KEY : undefined);
       if (!apiKey) {
@@ -285,6 +306,7 @@ export class LocalPipeline {
         S3_FORCE_PATH_STYLE: 'true',
         LEDGER_TABLE: LOCAL_NAMES.ledgerTable,
         SEND_QUEUE_URL: sendQueueUrl,
+        OUTCOME_EVENTS_FILE: outcomeEventsFile,
         RESULTS_BUCKET: LOCAL_NAMES.resultsBucket,
         ANDOPEN_BASE_URL: options.apiUrl ?? (sandbox as Sandbox).url,
         ANDOPEN_API_KEY: apiKey,
@@ -338,6 +360,22 @@ export class LocalPipeline {
       senderSource.start();
       stops.push(() => senderSource.stop());
 
+      // The intake queue drives the intake handler as its event source mapping does in AWS.
+      const intakeSource = new SqsEventSource({
+        sqs,
+        queueUrl: intakeQueues.queueUrl,
+        queueArn: intakeQueues.queueArn,
+        handler: handlers.intake,
+        functionName: 'gift-batch-intake',
+        functionTimeoutMs: PIPELINE.intake.timeoutSeconds * 1000,
+        batchSize: PIPELINE.intake.batchSize,
+        maxConcurrency: PIPELINE.intake.maxConcurrency,
+        memoryLimitInMB: PIPELINE.intake.memoryMb,
+        ...(logger ? { logger } : {}),
+      });
+      intakeSource.start();
+      stops.push(() => intakeSource.stop());
+
       const pollerSchedule = new Schedule({
         name: 'gift-batch-poller',
         everyMs: options.pollEveryMs ?? 1_000,
@@ -370,6 +408,11 @@ export class LocalPipeline {
         // Read as the handlers read it (their environment is in place now), validated the same way.
         ceilingRps: rateLimitConfig().maxRps,
         webhookUrl,
+        intake: {
+          queueUrl: intakeQueues.queueUrl,
+          dlqUrl: intakeQueues.dlqUrl,
+          outcomeEventsFile,
+        },
       });
     } catch (error) {
       await stopAll();
@@ -451,6 +494,53 @@ export class LocalPipeline {
       queue: this.sendQueue,
       clock: systemClock,
     });
+  }
+
+  /** Where this pipeline's outcome events go, one JSON line each (EventBridge's shape). */
+  get outcomeEventsFile(): string {
+    return this.#intake.outcomeEventsFile;
+  }
+
+  get intakeQueueUrl(): string {
+    return this.#intake.queueUrl;
+  }
+
+  /**
+   * Puts gift event messages on the intake queue as a producer would (EventBridge envelopes or the
+   * contract itself), ten to a SendMessageBatch.
+   */
+  async putIntakeMessages(bodies: readonly string[]): Promise<void> {
+    for (let start = 0; start < bodies.length; start += 10) {
+      const chunk = bodies.slice(start, start + 10);
+      const response = await this.#sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: this.#intake.queueUrl,
+          Entries: chunk.map((body, index) => ({ Id: `e${start + index}`, MessageBody: body })),
+        }),
+      );
+      if ((response.Failed ?? []).length > 0) {
+        const reason = response.Failed?.[0]?.Message ?? 'unknown reason';
+        throw new LocalPipelineError(`the intake queue refused an event: ${reason}`);
+      }
+    }
+  }
+
+  /** Messages in the intake dead-letter queue (events without a readable key). */
+  async intakeDeadLetterCount(): Promise<number> {
+    return this.#messageCount(this.#intake.dlqUrl);
+  }
+
+  async #messageCount(queueUrl: string): Promise<number> {
+    const { Attributes } = await this.#sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    return (
+      Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
+      Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+    );
   }
 
   /** Uploads a file as a user would (multipart), returning the S3 event the upload would raise. */
@@ -597,6 +687,34 @@ async function createResources(
   };
 }
 
+/** The intake queue and its DLQ, as the stack's event intake makes them. */
+async function createIntakeQueues(
+  sqs: SQSClient,
+): Promise<{ queueUrl: string; queueArn: string; dlqUrl: string }> {
+  const settings = PIPELINE.intake;
+  const dlq = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: LOCAL_NAMES.intakeDlq,
+      Attributes: { MessageRetentionPeriod: String(settings.dlqRetentionDays * 86_400) },
+    }),
+  );
+  const dlqUrl = dlq.QueueUrl as string;
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: LOCAL_NAMES.intakeQueue,
+      Attributes: {
+        VisibilityTimeout: String(6 * settings.timeoutSeconds),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: await queueArn(sqs, dlqUrl),
+          maxReceiveCount: settings.maxReceiveCount,
+        }),
+      },
+    }),
+  );
+  const queueUrl = queue.QueueUrl as string;
+  return { queueUrl, queueArn: await queueArn(sqs, queueUrl), dlqUrl };
+}
+
 async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
   const { Attributes } = await sqs.send(
     new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
@@ -626,10 +744,11 @@ async function loadHandlers(
     delete process.env[name];
   }
   Object.assign(process.env, environment);
-  const [splitter, sender, poller, shared] = await Promise.all([
+  const [splitter, sender, poller, intake, shared] = await Promise.all([
     import('../../lambdas/handlers/splitter.ts'),
     import('../../lambdas/handlers/sender.ts'),
     import('../../lambdas/handlers/poller.ts'),
+    import('../../lambdas/handlers/intake.ts'),
     import('../../lambdas/handlers/dependencies.ts'),
   ]);
   // A timed-out invocation goes on running here; Lambda would have ended it. Its AWS calls are
@@ -639,5 +758,11 @@ async function loadHandlers(
   shared.s3.middlewareStack.add(haltAfterTimeout, HALT_AFTER_TIMEOUT);
   // Only with webhooks on: the handler refuses to load without its secret, as in Lambda.
   const webhook = withWebhook ? (await import('../../lambdas/handlers/webhook.ts')).handler : null;
-  return { splitter: splitter.handler, sender: sender.handler, poller: poller.handler, webhook };
+  return {
+    splitter: splitter.handler,
+    sender: sender.handler,
+    poller: poller.handler,
+    intake: intake.handler,
+    webhook,
+  };
 }

@@ -293,14 +293,14 @@ function oneLine(error: unknown): string {
   return message.split('\n')[0] ?? 'failed';
 }
 
-function positiveNumber(value: string): number {
+export function positiveNumber(value: string): number {
   const number = Number(value);
   if (!Number.isFinite(number) || number <= 0)
     throw new InvalidArgumentError('must be a number > 0.');
   return number;
 }
 
-function positiveInteger(value: string): number {
+export function positiveInteger(value: string): number {
   if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('must be a whole number ≥ 1.');
   return Number(value);
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CompletionService } from '../../../lambdas/core/completion-service.ts';
 import { eventBatchIdOf, mayComplete } from '../../../lambdas/core/events/event-batch.ts';
+import { findRowByIdempotencyKey } from '../../../lambdas/core/events/find-by-key.ts';
 import {
   IDEMPOTENCY_CONFLICT_CODE,
   IntakeService,
@@ -272,5 +273,22 @@ describe('completion of an event batch', () => {
     expect(duringTheDay).toEqual([]);
     expect(afterIt.map((batch) => batch.batchId)).toEqual([DAY_BATCH]);
     expect(objects.text('results', `results/${DAY_BATCH}.csv`)).toContain('invalid');
+  });
+});
+
+describe('finding a gift by its idempotency key', () => {
+  it('returns the row the key created, even after a conflicting payload, and null for an unknown key', async () => {
+    // Prepare
+    const { ledger, service } = setUp();
+    await service.intake(body());
+    await service.intake(body({ external_id: 'changed' }));
+
+    // Act
+    const found = await findRowByIdempotencyKey(ledger, 'signup-8842');
+    const missing = await findRowByIdempotencyKey(ledger, 'never-sent');
+
+    // Assess
+    expect(found).toMatchObject({ batchId: DAY_BATCH, row: 1, state: 'pending' });
+    expect(missing).toBeNull();
   });
 });
