@@ -73,6 +73,47 @@ describe('gift-batch send, as an engineer runs it', () => {
     expect(run.stderr).toMatch(/event 1: crm-signup-2026-11-22-8842: created /);
   }, 180_000);
 
+  it('finds the gift by its idempotency key with status --key, and says so for an unknown key', async () => {
+    // Prepare
+    const state = join(dir, 'state');
+    const sent = await runCli(['send', EXAMPLE, '--state-dir', state]);
+    const [outcome] = outcomeLines(sent.stdout);
+
+    // Act
+    const found = await runCli([
+      'status',
+      '--key',
+      'crm-signup-2026-11-22-8842',
+      '--json',
+      '--state-dir',
+      state,
+    ]);
+    const text = await runCli([
+      'status',
+      '--key',
+      'crm-signup-2026-11-22-8842',
+      '--state-dir',
+      state,
+    ]);
+    const missing = await runCli(['status', '--key', 'never-sent', '--state-dir', state]);
+
+    // Assess
+    expect(found.code).toBe(0);
+    expect(JSON.parse(found.stdout)).toMatchObject({
+      idempotencyKey: 'crm-signup-2026-11-22-8842',
+      state: 'created',
+      externalId: 'CRM-8842',
+      giftRequestId: outcome.detail.gift_request_id,
+      redemptionUrl: outcome.detail.redemption_url,
+      metadata: { trigger: 'signup', account_tier: 'gold' },
+    });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/state\s+created/);
+    expect(text.stdout).toContain(outcome.detail.gift_request_id);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no gift event with idempotency key "never-sent"/);
+  }, 240_000);
+
   it('sends nothing twice for the same key, from stdin, and reports the same gift', async () => {
     // Prepare
     const first = await runCli(['send', EXAMPLE, '--state-dir', join(dir, 'state')]);

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { findRowByIdempotencyKey } from '../../../lambdas/core/events/find-by-key.ts';
 import {
   type BatchDetail,
   type BatchStatus,
@@ -6,6 +7,7 @@ import {
   StatusService,
 } from '../../../lambdas/core/status-service.ts';
 import { systemClock } from '../../../lambdas/ports/clock.ts';
+import type { RowRecord } from '../../../lambdas/ports/ledger.ts';
 import { type LedgerSourceOptions, oneLine, openLedgerSource } from '../ledger-source.ts';
 import { formatDuration } from '../progress.ts';
 
@@ -18,6 +20,8 @@ export interface StatusOptions extends LedgerSourceOptions {
   limit?: number;
   /** Human output lists at most this many unknown / waiting rows (`--json` has them all). */
   rows?: number;
+  /** A gift event's idempotency key: show the gift it stands for instead of a batch. */
+  key?: string;
 }
 
 interface Output {
@@ -43,6 +47,17 @@ export async function showStatus(
       limiter: source.limiterStore,
       clock: { now },
     });
+    if (options.key !== undefined) {
+      const row = await findRowByIdempotencyKey(source.ledger, options.key);
+      if (!row) {
+        output.stderr.write(
+          `gift-batch status: no gift event with idempotency key ${JSON.stringify(options.key)} in ${source.where}\n`,
+        );
+        return EXIT_NOT_FOUND;
+      }
+      output.stdout.write(options.json ? toJson(keyStatusOf(row)) : renderKeyStatus(row));
+      return EXIT_OK;
+    }
     if (batchId === undefined) {
       const list = await service.list(options.limit ? { limit: options.limit } : {});
       output.stdout.write(options.json ? toJson(list) : renderList(list, now()));
@@ -66,6 +81,72 @@ export async function showStatus(
 }
 
 const toJson = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
+
+/** What a producer wants to know of its gift event (`status --key K --json`). */
+export interface KeyStatus {
+  idempotencyKey: string;
+  batchId: string;
+  row: number;
+  /** The ledger state: pending and sending while it is on its way, then its outcome. */
+  state: RowRecord['state'];
+  externalId: string | null;
+  campaignId: string | null;
+  giftRequestId: string | null;
+  giftStatus: string | null;
+  redemptionUrl: string | null;
+  requestId: string | null;
+  unknownReason: string | null;
+  errors: RowRecord['errors'];
+  metadata: Record<string, string> | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function keyStatusOf(row: RowRecord): KeyStatus {
+  return {
+    idempotencyKey: row.idempotencyKey ?? '',
+    batchId: row.batchId,
+    row: row.row,
+    state: row.state,
+    externalId: row.echo.externalId,
+    campaignId: row.echo.campaignId,
+    giftRequestId: row.giftRequestId,
+    giftStatus: row.giftStatus,
+    redemptionUrl: row.redemptionUrl,
+    requestId: row.requestId,
+    unknownReason: row.unknownReason,
+    errors: row.errors,
+    metadata: row.metadata,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/** One gift event, a field a line. The redemption link is the producer's own gift: shown whole. */
+export function renderKeyStatus(row: RowRecord): string {
+  const status = keyStatusOf(row);
+  const lines = [
+    `idempotency key  ${status.idempotencyKey}`,
+    `batch            ${status.batchId}, row ${status.row}`,
+    `state            ${status.state}`,
+  ];
+  if (status.externalId) lines.push(`external id      ${status.externalId}`);
+  if (status.giftRequestId) {
+    lines.push(
+      `gift request     ${status.giftRequestId} (${status.giftStatus ?? 'no status yet'})`,
+    );
+    lines.push(`redemption url   ${status.redemptionUrl ?? 'not yet'}`);
+  }
+  if (status.unknownReason) lines.push(`why unknown      ${status.unknownReason}`);
+  for (const error of status.errors) {
+    lines.push(
+      `error            ${error.code}${error.param ? ` (${error.param})` : ''}: ${error.message}`,
+    );
+  }
+  if (status.requestId) lines.push(`request id       ${status.requestId}`);
+  lines.push(`updated          ${second(status.updatedAt)}`);
+  return `${lines.join('\n')}\n`;
+}
 
 const BATCH_WIDTH = 24;
 
@@ -234,6 +315,7 @@ export function statusCommand(): Command {
       'print the same as JSON (fields: BatchStatus / BatchDetail in lambdas/core/status-service.ts)',
     )
     .option('--limit <n>', 'how many batches to list (default 20)', positiveInteger)
+    .option('--key <key>', 'show the gift a gift event with this idempotency key stands for')
     .option('--state-dir <dir>', 'where the local ledger lives (default ./.gift-batch)')
     .option(
       '--stack <name>',
@@ -248,6 +330,7 @@ Exit codes: 0 shown, 1 the ledger could not be read, 2 no such batch.
 Examples:
   gift-batch status
   gift-batch status recipients-f48751fc326e
+  gift-batch status --key signup-4711
   gift-batch status --stack GiftBatch --json`,
     )
     .action(async (batchId: string | undefined, options: StatusOptions) => {
