@@ -80,6 +80,7 @@ export class GiftBatchStack extends Stack {
         })
       : null;
     if (webhook) {
+      webhook.receiver.bindOutcomeBus(events.bus);
       send.sender.enableWebhooks();
       polling.poller.enableWebhooks();
     }

@@ -1,23 +1,21 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { AndOpenHttpClient } from '../adapters/andopen-http-client.ts';
 import { DynamoDbLedger } from '../adapters/dynamodb-ledger.ts';
 import { DynamoDbLimiterStore } from '../adapters/dynamodb-limiter-store.ts';
-import { EventBridgeOutcomePublisher } from '../adapters/eventbridge-outcome-publisher.ts';
-import { JsonLinesOutcomePublisher } from '../adapters/jsonl-outcome-publisher.ts';
 import { S3ObjectStore } from '../adapters/s3-object-store.ts';
 import { readApiKeySecret } from '../adapters/secret-api-key.ts';
 import { SqsSendQueue } from '../adapters/sqs-send-queue.ts';
-import { andOpenConfig, outcomeEventsConfig, rateLimitConfig, storageConfig } from '../config.ts';
+import { andOpenConfig, rateLimitConfig, storageConfig } from '../config.ts';
 import { OutcomeNotifier } from '../core/events/outcome-events.ts';
 import { FleetRateLimiter } from '../core/rate-limiter.ts';
 import { systemClock } from '../ports/clock.ts';
 import type { GiftingApi } from '../ports/gifting-api.ts';
 import type { OutcomePublisher } from '../ports/outcome-events.ts';
+import { createOutcomePublisher } from './outcome-publisher.ts';
 
 /**
  * What every handler shares, created once per container at module scope (cold start), so warm
@@ -55,35 +53,12 @@ export const limiter = new FleetRateLimiter({
  * Outcome events for producers of event-driven sends (GiftRequestCreated / GiftRequestFailed): on
  * the stack's bus in AWS, in a JSON Lines file on one machine, nowhere when neither is configured.
  */
-export const outcomePublisher: OutcomePublisher = createOutcomePublisher();
+export const outcomePublisher: OutcomePublisher = createOutcomePublisher(logger);
 export const outcomes = new OutcomeNotifier({
   ledger,
   publisher: outcomePublisher,
   clock: systemClock,
 });
-
-function createOutcomePublisher(): OutcomePublisher {
-  const config = outcomeEventsConfig();
-  switch (config.kind) {
-    case 'eventbridge':
-      return new EventBridgeOutcomePublisher({
-        client: new EventBridgeClient({}),
-        busName: config.busName,
-        onLost: (event, reason) =>
-          logger.error('outcome event lost after retries', {
-            reason,
-            detailType: event.detailType,
-            batchId: event.detail.batch_id,
-            row: event.detail.row,
-            idempotencyKey: event.detail.idempotency_key,
-          }),
-      });
-    case 'file':
-      return new JsonLinesOutcomePublisher({ path: config.path });
-    case 'none':
-      return { publish: async () => undefined };
-  }
-}
 
 let api: Promise<GiftingApi> | undefined;
 

@@ -10,8 +10,10 @@ import { DynamoDbLedger } from '../adapters/dynamodb-ledger.ts';
 import { HmacWebhookSignature } from '../adapters/hmac-webhook-signature.ts';
 import { readWebhookSecret } from '../adapters/secret-webhook.ts';
 import { webhookConfig } from '../config.ts';
+import { OutcomeNotifier } from '../core/events/outcome-events.ts';
 import { type WebhookOutcome, WebhookService } from '../core/webhooks/webhook-service.ts';
 import { systemClock } from '../ports/clock.ts';
+import { createOutcomePublisher } from './outcome-publisher.ts';
 import { answer, deliveryOf, responseOf } from './webhook-http.ts';
 
 /**
@@ -24,6 +26,12 @@ const config = webhookConfig();
 const ledger = new DynamoDbLedger({
   client: new DynamoDBClient({}),
   tableName: config.ledgerTable,
+});
+// A gift event's producer hears of its gift when the link arrives, whether by webhook or by poll.
+const outcomes = new OutcomeNotifier({
+  ledger,
+  publisher: createOutcomePublisher(logger),
+  clock: systemClock,
 });
 
 let service: Promise<WebhookService> | undefined;
@@ -69,6 +77,12 @@ export const handler = async (
     return answer(500, { error: 'not processed, deliver again' });
   }
   logOutcome(outcome);
+  if (outcome.kind === 'applied' && outcome.settled) {
+    // Only event-sourced rows publish; a lost event is logged, never a reason to refuse the delivery.
+    await outcomes
+      .rowsDecided([{ batchId: outcome.batchId, row: outcome.row }])
+      .catch((error: unknown) => logger.error('could not publish outcome events', { error }));
+  }
   return responseOf(outcome);
 };
 

@@ -118,6 +118,24 @@ describe('webhooks in the stack (-c webhooks=true)', () => {
     expect(JSON.stringify(ledger?.Resource)).not.toContain('byPollDue');
   });
 
+  it('let the webhook function tell producers on the stack bus when a link arrives by webhook', {
+    timeout: CDK_TIMEOUT,
+  }, () => {
+    // Prepare
+    const [, receiver] = functionByDescription(template, 'gift-batch webhook');
+    const variables = receiver.Properties?.Environment.Variables as Record<string, Json>;
+    const roleId = receiver.Properties?.Role['Fn::GetAtt'][0] as string;
+
+    // Act
+    const statements = statementsOfRole(template, roleId);
+    const putEvents = statements.filter((s) => [s.Action].flat().includes('events:PutEvents'));
+
+    // Assess
+    expect(Object.keys(variables)).toContain('OUTCOME_EVENT_BUS_NAME');
+    expect(putEvents).toHaveLength(1);
+    expect(JSON.stringify(putEvents[0]?.Resource)).toContain('EventIntakeBus');
+  });
+
   it('create the signing secret empty', { timeout: CDK_TIMEOUT }, () => {
     // Prepare
     const [, receiver] = functionByDescription(template, 'gift-batch webhook');

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,4 +99,41 @@ describe('the pipeline with signed webhooks from the sandbox', () => {
     expect(row.redemptionUrl).toBe(first.redemptionUrl);
     expect((await pipeline.ledger.getRow(batch.batchId, 1))?.giftStatus).toBe('redeemed');
   }, 60_000);
+
+  it('a gift event whose link arrives by webhook still tells its producer (GiftRequestCreated)', async () => {
+    // Prepare
+    const key = `webhook-event-${Date.now()}`;
+    const event = {
+      version: 1,
+      idempotency_key: key,
+      campaign_id: CHOICE,
+      recipient: { first_name: 'Wendy', last_name: 'Hook', email: 'wendy@example.com' },
+    };
+    const published = async () => {
+      const text = await readFile(pipeline.outcomeEventsFile, 'utf8').catch(() => '');
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line))
+        .filter((line) => line.detail?.idempotency_key === key);
+    };
+
+    // Act
+    await pipeline.putIntakeMessages([JSON.stringify(event)]);
+    let outcomes = await published();
+    for (let waited = 0; outcomes.length === 0 && waited < 60_000; waited += 200) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      outcomes = await published();
+    }
+
+    // Assess
+    expect(outcomes[0]).toMatchObject({
+      'detail-type': 'GiftRequestCreated',
+      detail: { outcome: 'created', redemption_url: expect.stringMatching(/^https:\/\//) },
+    });
+    const gets = pipeline.sandbox?.journal.requests.filter(
+      (request) => request.method === 'GET' && request.path.startsWith('/gift_requests/'),
+    );
+    expect(gets).toHaveLength(0);
+  }, 90_000);
 });
