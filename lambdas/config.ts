@@ -129,6 +129,12 @@ export interface SplitterConfig {
   approvalRowsOver: number | null;
   /** SPLITTER_PREFLIGHT=true: check each file against the campaigns; findings hold the batch. */
   preflight: boolean;
+  /** Where a split too long for one invocation is handed over (the split continuation queue). */
+  splitQueueUrl: string;
+  /** Hand over once less than this is left of the invocation (a chunk and a hand-over fit in it). */
+  handOverWhenRemainingMs: number;
+  /** Rows written and queued together, and between two checkpoints. */
+  chunkRows: number;
 }
 
 export function splitterConfig(env: Environment = process.env): Readonly<SplitterConfig> {
@@ -139,10 +145,17 @@ export function splitterConfig(env: Environment = process.env): Readonly<Splitte
       ? optionalNumber(env, 'APPROVAL_ROWS_OVER', 0, { min: 0 })
       : null,
     preflight: flag(env, 'SPLITTER_PREFLIGHT'),
+    splitQueueUrl: required(env, 'SPLIT_QUEUE_URL'),
+    handOverWhenRemainingMs: optionalNumber(env, 'SPLIT_HAND_OVER_WHEN_REMAINING_MS', 60_000),
+    chunkRows: optionalNumber(env, 'SPLIT_CHUNK_ROWS', 100, { min: 1 }),
   });
 }
 
 export interface PollerConfig {
+  /** Where a stalled split is handed over again (the split continuation queue). */
+  splitQueueUrl: string;
+  /** A split whose checkpoint has not moved for this long has lost its splitter (timeout + margin). */
+  splitStalledAfterMs: number;
   minIntervalMs: number;
   maxIntervalMs: number;
   rowsPerRun: number;
@@ -158,6 +171,8 @@ export interface PollerConfig {
 
 export function pollerConfig(env: Environment = process.env): Readonly<PollerConfig> {
   return Object.freeze({
+    splitQueueUrl: required(env, 'SPLIT_QUEUE_URL'),
+    splitStalledAfterMs: optionalNumber(env, 'SPLIT_STALLED_AFTER_MS', 17 * 60_000, { min: 1 }),
     minIntervalMs: optionalNumber(env, 'POLL_MIN_INTERVAL_MS', 1_000),
     maxIntervalMs: optionalNumber(env, 'POLL_MAX_INTERVAL_MS', 60_000),
     rowsPerRun: optionalNumber(env, 'POLL_ROWS_PER_RUN', 2_000, { min: 1 }),

@@ -173,6 +173,13 @@ export class GiftBatchFunction extends NodejsFunction {
     return this;
   }
 
+  /** SPLIT_QUEUE_URL, and sqs:SendMessage on it (the splitter hands over, the poller re-sends). */
+  bindSplitQueue(queue: IQueue): this {
+    this.addEnvironment('SPLIT_QUEUE_URL', queue.queueUrl);
+    queue.grantSendMessages(this);
+    return this;
+  }
+
   /**
    * RESULTS_BUCKET, and with `write` the right to put objects under results/ only (multipart
    * uploads included). Every handler's shared configuration requires the name; only the poller,

@@ -57,6 +57,7 @@ export class GiftBatchStack extends Stack {
     const polling = new PollerConstruct(this, 'Polling', {
       ...shared,
       sendQueue: send.queue,
+      splitQueue: ingest.splitQueue,
       andOpen,
     });
     const exports = new ExportsConstruct(this, 'Exports', {
@@ -101,6 +102,7 @@ export class GiftBatchStack extends Stack {
       sendQueue: send.queue,
       deadLetterQueue: send.deadLetterQueue,
       failedUploads: ingest.failedUploads,
+      splitDeadLetterQueue: ingest.splitDeadLetterQueue,
       ...(settings.alarmTopicArn ? { alarmTopicArn: settings.alarmTopicArn } : {}),
     });
     acknowledgeCdkInternals(this);

@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Bucket, EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -32,12 +33,20 @@ export interface IngestProps {
  * Where batches start: a file put under `uploads/` (or `uploads/<campaign_id>/`) in the uploads
  * bucket makes S3 invoke the splitter, which records every row in the ledger and queues the valid
  * ones. Only that prefix triggers it, so nothing else written to the bucket starts a batch.
+ *
+ * A file too long for one invocation (15 minutes) is carried on through the split continuation
+ * queue, the splitter's second event source: a queue rather than the function invoking itself (no
+ * circular permission, and a continuation that keeps failing is retried, then dead-lettered).
  */
 export class IngestConstruct extends Construct {
   readonly bucket: Bucket;
   readonly splitter: GiftBatchFunction;
   /** S3 events the splitter still failed on after Lambda's retries: a file no batch was made of. */
   readonly failedUploads: Queue;
+  /** Splits handed over to the next invocation. */
+  readonly splitQueue: Queue;
+  /** Continuations the splitter failed on repeatedly (the poller re-sends a stalled split anyway). */
+  readonly splitDeadLetterQueue: Queue;
 
   constructor(scope: Construct, id: string, props: IngestProps) {
     super(scope, id);
@@ -63,6 +72,20 @@ export class IngestConstruct extends Construct {
       retentionPeriod: Duration.days(PIPELINE.sendQueue.dlqRetentionDays),
     });
 
+    const splitSettings = PIPELINE.splitQueue;
+    this.splitDeadLetterQueue = new Queue(this, 'SplitDeadLetterQueue', {
+      ...SECURE_QUEUE_DEFAULTS,
+      retentionPeriod: Duration.days(splitSettings.dlqRetentionDays),
+    });
+    this.splitQueue = new Queue(this, 'SplitQueue', {
+      ...SECURE_QUEUE_DEFAULTS,
+      visibilityTimeout: Duration.seconds(splitSettings.visibilityTimeoutSeconds),
+      deadLetterQueue: {
+        queue: this.splitDeadLetterQueue,
+        maxReceiveCount: splitSettings.maxReceiveCount,
+      },
+    });
+
     this.splitter = new GiftBatchFunction(this, 'Splitter', {
       handler: 'splitter',
       description: 'gift-batch splitter: an uploaded file → ledger rows → send queue',
@@ -71,6 +94,9 @@ export class IngestConstruct extends Construct {
       logLevel: props.logLevel,
       deadLetterQueue: this.failedUploads,
       environment: {
+        SPLIT_HAND_OVER_WHEN_REMAINING_MS: String(
+          PIPELINE.splitter.handOverWhenRemainingSeconds * 1000,
+        ),
         ...(props.defaultCampaignId ? { DEFAULT_CAMPAIGN_ID: props.defaultCampaignId } : {}),
         ...(props.approvalRowsOver === null
           ? {}
@@ -81,10 +107,13 @@ export class IngestConstruct extends Construct {
       .bindUploads(this.bucket)
       .bindLedger(props.ledger, LEDGER_ACCESS.splitter)
       .bindSendQueue(props.sendQueue)
+      .bindSplitQueue(this.splitQueue)
       .bindResults(props.results, { write: false });
     // The preflight's campaign GETs need the key, and draw from the fleet's shared rate (kept in
     // the ledger table, which the splitter may already read and write).
     if (props.preflight) this.splitter.bindAndOpen(props.preflight);
+    // One continuation per invocation: each one re-reads the file and carries on alone.
+    this.splitter.addEventSource(new SqsEventSource(this.splitQueue, { batchSize: 1 }));
 
     this.bucket.addEventNotification(
       EventType.OBJECT_CREATED,

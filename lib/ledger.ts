@@ -53,7 +53,8 @@ export class LedgerConstruct extends Construct {
  * campaign index serves the CLI's finance export, which runs with a person's credentials.
  */
 export const LEDGER_ACCESS = {
-  // createBatch (conditional Put), putRows (BatchWrite), completeSplit (Update), getBatch (Get).
+  // createBatch (conditional Put), putRows (BatchWrite), checkpoints and completeSplit
+  // (conditional Update), getBatch (Get).
   splitter: { actions: ['GetItem', 'PutItem', 'BatchWriteItem', 'UpdateItem'] },
   // Claim, outcome, release and counters are conditional updates; the fleet's shared rate limit
   // (dynamodb-limiter-store.ts) is a Get and a compare-and-set Put of one item.

@@ -38,6 +38,8 @@ export interface ObservabilityProps {
   failedUploads: IQueue;
   /** Event-driven sends: the intake queue's DLQ and the EventBridge rule's DLQ. */
   intake?: { deadLetterQueue: IQueue; ruleDeadLetterQueue: IQueue };
+  /** Split continuations that failed repeatedly. */
+  splitDeadLetterQueue: IQueue;
   /** An existing SNS topic that alarms notify; without it the alarms only show in CloudWatch. */
   alarmTopicArn?: string;
 }
@@ -87,6 +89,15 @@ export class ObservabilityConstruct extends Construct {
         statistic: 'Maximum',
       }),
       'The splitter failed on an uploaded file after retries: the S3 event is in the queue.',
+    );
+    alarm(
+      'FailedSplitContinuations',
+      props.splitDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: fiveMinutes,
+        statistic: 'Maximum',
+      }),
+      'A long file could not be carried on in a new splitter invocation after retries: see the ' +
+        'splitter logs. The batch stays splitting; the poller hands it over again once it stalls.',
     );
     alarm(
       'UnknownOutcomes',
@@ -191,6 +202,7 @@ export class ObservabilityConstruct extends Construct {
         left: [
           props.deadLetterQueue,
           props.failedUploads,
+          props.splitDeadLetterQueue,
           ...(props.intake ? [props.intake.deadLetterQueue, props.intake.ruleDeadLetterQueue] : []),
         ].map((queue) => queue.metricApproximateNumberOfMessagesVisible({ period: oneMinute })),
         width: 12,

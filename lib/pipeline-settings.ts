@@ -8,7 +8,28 @@ const VISIBILITY_TIMEOUT_SECONDS = 6 * SENDER_TIMEOUT_SECONDS;
  * handlers exactly as Lambda and SQS will in AWS.
  */
 export const PIPELINE = {
-  splitter: { timeoutSeconds: 900, memoryMb: 1024 },
+  splitter: {
+    timeoutSeconds: 900,
+    memoryMb: 1024,
+    /** Hand over to a new invocation with this much time left: a chunk and a hand-over take ~1 s. */
+    handOverWhenRemainingSeconds: 60,
+    /**
+     * A split whose checkpoint has not moved for this long lost its splitter (a crash; a timeout
+     * hands over on its own): longer than any invocation runs, so no live splitter is overtaken.
+     */
+    stalledAfterSeconds: 900 + 120,
+  },
+  /** Carries a split that one invocation could not finish to the next (the splitter's 2nd source). */
+  splitQueue: {
+    /** At least the splitter's timeout (SQS event sources require it); six times, as AWS advises. */
+    visibilityTimeoutSeconds: 6 * 900,
+    /**
+     * A continuation is claimed before any work, so a retry after a failure finds it claimed and does
+     * nothing; the poller re-sends a stalled split. Three receives cover a transient error first.
+     */
+    maxReceiveCount: 3,
+    dlqRetentionDays: 14,
+  },
   sender: {
     timeoutSeconds: SENDER_TIMEOUT_SECONDS,
     memoryMb: 512,

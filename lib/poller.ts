@@ -12,6 +12,8 @@ import { PIPELINE } from './pipeline-settings.ts';
 export interface PollerProps {
   ledger: ITable;
   sendQueue: IQueue;
+  /** Where a stalled split is handed over again. */
+  splitQueue: IQueue;
   results: IBucket;
   andOpen: AndOpenSettings;
   logLevel: string;
@@ -19,7 +21,8 @@ export interface PollerProps {
 
 /**
  * The poller on a schedule: follows created gifts until their redemption URL appears, re-drives
- * rows whose message was lost (reconcile), and writes `results/<batch>.csv` when a batch is done.
+ * rows whose message was lost (reconcile), re-sends a split whose splitter died, and writes
+ * `results/<batch>.csv` when a batch is done.
  */
 export class PollerConstruct extends Construct {
   readonly poller: GiftBatchFunction;
@@ -40,10 +43,12 @@ export class PollerConstruct extends Construct {
         RECONCILE_SENDING_STALE_AFTER_MS: String(
           PIPELINE.reconcile.sendingStaleAfterSeconds * 1000,
         ),
+        SPLIT_STALLED_AFTER_MS: String(PIPELINE.splitter.stalledAfterSeconds * 1000),
       },
     })
       .bindLedger(props.ledger, LEDGER_ACCESS.poller)
       .bindSendQueue(props.sendQueue)
+      .bindSplitQueue(props.splitQueue)
       .bindResults(props.results, { write: true })
       .bindAndOpen(props.andOpen);
 

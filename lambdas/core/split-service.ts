@@ -1,7 +1,15 @@
 import type { Clock } from '../ports/clock.ts';
-import type { BatchPreflight, Ledger, NewRow, RowError } from '../ports/ledger.ts';
+import type {
+  BatchPreflight,
+  Ledger,
+  NewRow,
+  RowError,
+  SplitCheckpoint,
+  SplitTotals,
+} from '../ports/ledger.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
-import type { SendQueue } from '../ports/send-queue.ts';
+import type { SendMessage, SendQueue } from '../ports/send-queue.ts';
+import type { SplitContinuation, SplitContinuations } from '../ports/split-continuations.ts';
 import { batchIdForObject } from './batch-id.ts';
 import type { PreflightReport, PreflightService } from './preflight-service.ts';
 import {
@@ -25,10 +33,23 @@ export interface SplitSettings {
    * size limit. A batch whose preflight found problems waits too, when a preflight is given.
    */
   approvalRowsOver?: number | null;
+  /**
+   * Hand the split over to a new invocation once less time than this is left: enough for one more
+   * chunk and the hand-over itself.
+   */
+  handOverWhenRemainingMs: number;
 }
 
 /** Findings kept on the batch, one line each (the full report is for the CLI). */
 const PREFLIGHT_MESSAGES_KEPT = 20;
+
+/** The invocation's clock: how long it may still run (Lambda's `getRemainingTimeInMillis`). */
+export interface InvocationBudget {
+  remainingMs(): number;
+}
+
+/** No limit: for callers that are not a Lambda invocation (a bench's reference run, tests). */
+export const UNLIMITED_BUDGET: InvocationBudget = { remainingMs: () => Number.POSITIVE_INFINITY };
 
 export interface UploadedObject {
   bucket: string;
@@ -38,8 +59,11 @@ export interface UploadedObject {
 }
 
 export type SplitResult =
+  /** A duplicate S3 event, or a continuation already claimed or overtaken: nothing done. */
   | { kind: 'duplicate'; batchId: string }
   | { kind: 'gone'; batchId: string }
+  /** Time ran short: the rows before `nextRow` are recorded and queued, a new invocation carries on. */
+  | { kind: 'continued'; batchId: string; nextRow: number; rows: number }
   | {
       kind: 'split';
       batchId: string;
@@ -52,28 +76,58 @@ export type SplitResult =
       awaitingApproval?: string | null;
     };
 
+/** Where one invocation starts in the file, and under which checkpoint sequence. */
+interface Start {
+  batchId: string;
+  object: { bucket: string; key: string };
+  checkpoint: SplitCheckpoint | null;
+  sequence: number;
+  /** Queue the valid rows from here up to the checkpoint again (a resume after a crash). */
+  requeueFrom: number | null;
+  /** Whether the batch waits for approval, decided once by the first invocation. */
+  gate: ApprovalGate;
+}
+
+/** The first invocation's verdict: the preflight it kept, and why the batch waits (null: it sends). */
+export interface ApprovalGate {
+  preflight: BatchPreflight | null;
+  awaitApproval: string | null;
+}
+
+const NO_GATE: ApprovalGate = { preflight: null, awaitApproval: null };
+
 /**
- * Turns an uploaded recipient file into a batch.
+ * Turns an uploaded recipient file into a batch, over as many invocations as it takes.
  *
  * Primary course:
  * 1. Derive the batch id from the object's identity and create the batch; a duplicate event for the
- *    same object finds it and stops here.
+ *    same object finds it and stops here (also while a continuation of it is in flight).
  * 2. With a preflight (AWS) or an approval size limit, a first pass checks the file against the
  *    campaigns and counts its rows: a batch with findings or over the size limit is recorded but
- *    not queued, and waits in `awaiting-approval` for a person.
+ *    not queued, and waits in `awaiting-approval` for a person (the decision rides on the
+ *    checkpoint, so every invocation of a long split keeps it).
  * 3. A file big enough to hold more rows than the limit is counted first (parsed, nothing written):
  *    over the limit, it is refused whole, and not one of its rows is recorded or sent.
  * 4. Stream the file through the reader: every row is validated as it comes, never the whole file
  *    in memory.
- * 5. Record each chunk of rows in the ledger first (valid ones `pending` with their exact body,
- *    invalid ones with every error), then queue the valid ones: a row is never on the queue without
- *    its ledger entry.
- * 6. Close the split with the totals, and the reason when the file turned unreadable part-way.
+ * 5. For each chunk: write its rows to the ledger (valid ones `pending` with their exact body,
+ *    invalid ones with every error), save the checkpoint, then queue the valid ones.
+ * 6. When the invocation's time runs short, hand the split over: the continuation re-reads the file
+ *    from the start (cheap, and it keeps the in-file duplicate check exact) and records only the rows
+ *    from the checkpoint on.
+ * 7. Close the split with the totals, and the reason when the file turned unreadable part-way.
+ *
+ * Never twice: the order put → checkpoint → queue means a row is on the queue only once a checkpoint
+ * covers it, so no sender can have claimed a row past the checkpoint, and a resume may simply write
+ * those rows again (an unconditional batch write, the cheapest there is). What a crash can leave
+ * undone is the queueing of the last chunk before the checkpoint: a resume after a crash queues that
+ * chunk again, and a duplicate message is harmless (the claim lets one delivery through).
  */
 export class SplitService {
   readonly #ledger: Ledger;
   readonly #objects: ObjectStore;
   readonly #queue: SendQueue;
+  readonly #continuations: SplitContinuations;
   readonly #clock: Clock;
   readonly #settings: SplitSettings;
 
@@ -83,6 +137,7 @@ export class SplitService {
     ledger: Ledger;
     objects: ObjectStore;
     queue: SendQueue;
+    continuations: SplitContinuations;
     clock: Clock;
     settings: SplitSettings;
     /** Checks each new file against the campaigns first; findings hold the batch for approval. */
@@ -92,11 +147,16 @@ export class SplitService {
     this.#ledger = deps.ledger;
     this.#objects = deps.objects;
     this.#queue = deps.queue;
+    this.#continuations = deps.continuations;
     this.#clock = deps.clock;
     this.#settings = deps.settings;
   }
 
-  async split(object: UploadedObject): Promise<SplitResult> {
+  /** An uploaded object's first invocation (its S3 event). */
+  async split(
+    object: UploadedObject,
+    budget: InvocationBudget = UNLIMITED_BUDGET,
+  ): Promise<SplitResult> {
     const batchId = await batchIdForObject(object);
     const created = await this.#ledger.createBatch({
       batchId,
@@ -110,16 +170,78 @@ export class SplitService {
     });
     if (!created) return { kind: 'duplicate', batchId };
     const gate = await this.#approvalGate(object);
+    return this.#splitFrom(
+      { batchId, object, checkpoint: null, sequence: 0, requeueFrom: null, gate },
+      budget,
+    );
+  }
 
+  /**
+   * A later invocation: claims the continuation (compare-and-set on the checkpoint's sequence, so a
+   * message delivered twice does nothing the second time), then carries on from the checkpoint.
+   */
+  async continueSplit(
+    continuation: SplitContinuation,
+    budget: InvocationBudget = UNLIMITED_BUDGET,
+  ): Promise<SplitResult> {
+    const { batchId } = continuation;
+    const batch = await this.#ledger.getBatch(batchId);
+    const checkpoint = batch?.splitCheckpoint ?? null;
+    const sequence = checkpoint?.sequence ?? 0;
+    if (batch?.phase !== 'splitting' || sequence !== continuation.sequence) {
+      return { kind: 'duplicate', batchId };
+    }
+    const { bucket, key } = batch.source;
+    if (bucket === null || key === null) {
+      throw new Error(`batch ${batchId} is splitting but names no uploaded object`);
+    }
+    const claimed = { ...(checkpoint ?? firstCheckpoint()), sequence: sequence + 1 };
+    claimed.savedAt = this.#clock.now();
+    if (!(await this.#ledger.saveSplitCheckpoint(batchId, sequence, claimed))) {
+      return { kind: 'duplicate', batchId };
+    }
+    return this.#splitFrom(
+      {
+        batchId,
+        object: { bucket, key },
+        checkpoint: claimed,
+        sequence: claimed.sequence,
+        // A batch awaiting approval queues nothing, not even on a resume.
+        requeueFrom:
+          continuation.requeueLastChunk && !claimed.gate?.awaitApproval
+            ? claimed.lastChunkFrom
+            : null,
+        gate: claimed.gate ?? NO_GATE,
+      },
+      budget,
+    );
+  }
+
+  async #splitFrom(start: Start, budget: InvocationBudget): Promise<SplitResult> {
+    const { batchId, object, checkpoint } = start;
+    const totals: SplitTotals = { ...(checkpoint?.totals ?? NO_ROWS) };
     let stored = await this.#objects.open(object.bucket, object.key);
-    if (stored && couldExceedRowLimit(stored.size, this.#settings.maxRows)) {
-      const refusal = await this.#countRows(this.#reader(object, stored.body));
+    if (!stored) {
+      const reason =
+        checkpoint === null
+          ? `the file s3://${object.bucket}/${object.key} was deleted before it could be read`
+          : `the file s3://${object.bucket}/${object.key} was deleted while it was being read; ` +
+            `the ${totals.rows} rows before it are kept`;
+      await this.#ledger.completeSplit(batchId, totals, reason);
+      return { kind: 'gone', batchId };
+    }
+    if (checkpoint?.objectETag && stored.eTag && stored.eTag !== checkpoint.objectETag) {
+      const reason =
+        `the file s3://${object.bucket}/${object.key} was replaced while it was being read; ` +
+        `the ${totals.rows} rows read before are kept (upload the rest as a new file)`;
+      await this.#ledger.completeSplit(batchId, totals, reason);
+      return { kind: 'gone', batchId };
+    }
+    const objectETag = checkpoint?.objectETag ?? stored.eTag;
+    if (checkpoint === null && couldExceedRowLimit(stored.size, this.#settings.maxRows)) {
+      const refusal = await this.#countRows(this.#reader(object.key, stored.body));
       if (refusal) {
-        await this.#ledger.completeSplit(
-          batchId,
-          { rows: 0, valid: 0, invalid: 0 },
-          refusal.message,
-        );
+        await this.#ledger.completeSplit(batchId, NO_ROWS, refusal.message);
         return {
           kind: 'split',
           batchId,
@@ -129,46 +251,77 @@ export class SplitService {
         };
       }
       stored = await this.#objects.open(object.bucket, object.key);
-    }
-    if (!stored) {
-      const reason = `the file s3://${object.bucket}/${object.key} was deleted before it could be read`;
-      await this.#ledger.completeSplit(batchId, { rows: 0, valid: 0, invalid: 0 }, reason);
-      return { kind: 'gone', batchId };
+      if (!stored) {
+        const reason = `the file s3://${object.bucket}/${object.key} was deleted before it could be read`;
+        await this.#ledger.completeSplit(batchId, totals, reason);
+        return { kind: 'gone', batchId };
+      }
     }
 
-    const file = this.#reader(object, stored.body);
-    const totals = { rows: 0, valid: 0, invalid: 0 };
+    const nextRow = checkpoint?.nextRow ?? 1;
+    const progress: Progress = {
+      batchId,
+      totals,
+      sequence: start.sequence,
+      objectETag,
+      gate: start.gate,
+    };
+    const file = this.#reader(object.key, stored.body);
     let fileError: string | null = null;
     let chunk: RecipientRow[] = [];
+    let requeue: SendMessage[] = [];
     try {
       for await (const row of file) {
-        chunk.push(row);
-        if (chunk.length >= this.#settings.chunkSize) {
-          await this.#record(batchId, chunk, totals, gate.awaitApproval === null);
-          chunk = [];
+        if (row.row < nextRow) {
+          // Recorded by an earlier invocation: read again only to know the duplicates.
+          if (start.requeueFrom !== null && row.row >= start.requeueFrom && row.result.valid) {
+            requeue.push({ batchId, row: row.row });
+          }
+          continue;
         }
+        if (requeue.length > 0) {
+          await this.#queue.enqueue(requeue);
+          requeue = [];
+        }
+        // Decided as a new chunk begins, so a file that ends on a chunk needs no extra invocation;
+        // and only after one chunk of progress, so even a starved invocation moves the split on.
+        const timeShort = budget.remainingMs() < this.#settings.handOverWhenRemainingMs;
+        if (chunk.length === 0 && progress.sequence > start.sequence && timeShort) {
+          return this.#handOver(progress, row.row);
+        }
+        chunk.push(row);
+        if (chunk.length < this.#settings.chunkSize) continue;
+        await this.#record(progress, chunk);
+        chunk = [];
       }
     } catch (error) {
       if (!(error instanceof RecipientFileError)) throw error;
       fileError = error.message;
     }
+    if (requeue.length > 0) await this.#queue.enqueue(requeue);
     // Rows read before a fatal problem were accepted: they are recorded and sent all the same.
-    await this.#record(batchId, chunk, totals, gate.awaitApproval === null);
-    await this.#ledger.completeSplit(batchId, totals, fileError, gate);
+    await this.#record(progress, chunk);
+    await this.#ledger.completeSplit(batchId, totals, fileError, start.gate);
     return {
       kind: 'split',
       batchId,
       ...totals,
       fileError,
       summary: file.summary(),
-      awaitingApproval: gate.awaitApproval,
+      awaitingApproval: start.gate.awaitApproval,
     };
   }
 
-  #reader(object: UploadedObject, body: AsyncIterable<Uint8Array>): RecipientFile {
+  async #handOver(progress: Progress, nextRow: number): Promise<SplitResult> {
+    const { batchId, sequence, totals } = progress;
+    await this.#continuations.handOver({ batchId, sequence, requeueLastChunk: false });
+    return { kind: 'continued', batchId, nextRow, rows: totals.rows };
+  }
+
+  #reader(key: string, body: AsyncIterable<Uint8Array>): RecipientFile {
     return readRecipients(body, {
-      fileName: object.key,
-      defaultCampaignId: this.#settings.defaultCampaignId ?? campaignFromUploadKey(object.key),
+      fileName: key,
+      defaultCampaignId: this.#settings.defaultCampaignId ?? campaignFromUploadKey(key),
       maxRows: this.#settings.maxRows,
     });
   }
@@ -197,16 +350,14 @@ export class SplitService {
    * Whether the batch must wait for a person: the preflight's findings (when there is a preflight)
    * and the row count against the approval limit, from one pass over the file that writes nothing.
    */
-  async #approvalGate(
-    object: UploadedObject,
-  ): Promise<{ preflight: BatchPreflight | null; awaitApproval: string | null }> {
+  async #approvalGate(object: UploadedObject): Promise<ApprovalGate> {
     const rowsOver = this.#settings.approvalRowsOver ?? null;
     if (this.#preflight === null && rowsOver === null)
       return { preflight: null, awaitApproval: null };
     // Gone already: the split meets it and says so.
     const stored = await this.#objects.open(object.bucket, object.key);
     if (!stored) return { preflight: null, awaitApproval: null };
-    const file = this.#reader(object, stored.body);
+    const file = this.#reader(object.key, stored.body);
     let rows = 0;
     let preflight: BatchPreflight | null = null;
     if (this.#preflight !== null) {
@@ -232,33 +383,75 @@ export class SplitService {
     return { preflight, awaitApproval: reasons.length > 0 ? reasons.join('; ') : null };
   }
 
-  async #record(
-    batchId: string,
-    rows: RecipientRow[],
-    totals: { rows: number; valid: number; invalid: number },
-    queue: boolean,
-  ): Promise<void> {
-    if (rows.length === 0) return;
+  /** put → checkpoint → queue (see the class comment for why in this order). */
+  async #record(progress: Progress, rows: RecipientRow[]): Promise<void> {
+    const first = rows[0];
+    const last = rows.at(-1);
+    if (!first || !last) return;
+    const { batchId, totals } = progress;
     const ledgerRows = rows.map((row) => toLedgerRow(batchId, row));
     await this.#ledger.putRows(ledgerRows);
-    // A batch awaiting approval is recorded, never queued: the queue is transport, so nothing
-    // can be sent until approval re-drives its pending rows.
-    if (queue) {
-      await this.#queue.enqueue(
-        ledgerRows
-          .filter((row) => row.state === 'pending')
-          .map((row) => ({ batchId, row: row.row })),
-      );
-    }
     for (const row of ledgerRows) {
       totals.rows += 1;
       totals[row.state === 'pending' ? 'valid' : 'invalid'] += 1;
     }
+    const checkpoint: SplitCheckpoint = {
+      nextRow: last.row + 1,
+      lastChunkFrom: first.row,
+      totals: { ...totals },
+      sequence: progress.sequence + 1,
+      savedAt: this.#clock.now(),
+      objectETag: progress.objectETag,
+      gate: progress.gate,
+    };
+    if (!(await this.#ledger.saveSplitCheckpoint(batchId, progress.sequence, checkpoint))) {
+      // Only a second splitter on the same batch could have moved it: stop before queueing anything.
+      throw new SplitSupersededError(batchId, progress.sequence);
+    }
+    progress.sequence = checkpoint.sequence;
+    // A batch awaiting approval is recorded, never queued: the queue is transport, so nothing
+    // can be sent until approval re-drives its pending rows.
+    if (progress.gate.awaitApproval !== null) return;
+    await this.#queue.enqueue(
+      ledgerRows.filter((row) => row.state === 'pending').map((row) => ({ batchId, row: row.row })),
+    );
   }
 
   #isoNow(): string {
     return new Date(this.#clock.now()).toISOString();
   }
+}
+
+/** What one invocation carries from chunk to chunk. */
+interface Progress {
+  batchId: string;
+  totals: SplitTotals;
+  sequence: number;
+  objectETag: string | null;
+  gate: ApprovalGate;
+}
+
+/** The checkpoint moved under this invocation: another splitter owns the batch now. */
+export class SplitSupersededError extends Error {
+  override readonly name = 'SplitSupersededError';
+
+  constructor(batchId: string, sequence: number) {
+    super(
+      `batch ${batchId}: the split checkpoint moved past ${sequence} under this invocation; it stops without queueing`,
+    );
+  }
+}
+
+/** Where a split starts: nothing recorded yet. */
+export function firstCheckpoint(): SplitCheckpoint {
+  return {
+    nextRow: 1,
+    lastChunkFrom: 1,
+    totals: { ...NO_ROWS },
+    sequence: 0,
+    savedAt: 0,
+    objectETag: null,
+  };
 }
 
 const NO_ROWS = { rows: 0, valid: 0, invalid: 0 } as const;

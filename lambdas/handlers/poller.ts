@@ -1,9 +1,11 @@
 import type { Context } from 'aws-lambda';
+import { SqsSplitContinuations } from '../adapters/sqs-split-continuations.ts';
 import { pollerConfig } from '../config.ts';
 import { ApprovalService } from '../core/approval-service.ts';
 import { CompletionService } from '../core/completion-service.ts';
 import { PollService } from '../core/poll-service.ts';
 import { ReconcileService } from '../core/reconcile-service.ts';
+import { resumeStalledSplits } from '../core/split-recovery.ts';
 import { systemClock } from '../ports/clock.ts';
 import {
   andOpenApi,
@@ -15,6 +17,7 @@ import {
   outcomes,
   resultsBucket,
   sendQueue,
+  sqs,
 } from './dependencies.ts';
 
 const config = pollerConfig();
@@ -40,6 +43,11 @@ const reconcile = new ReconcileService({
 });
 // Batches a person approved (awaiting-approval → approved) start sending on the next run.
 const approvals = new ApprovalService({ ledger, queue: sendQueue, clock: systemClock });
+const splitRecovery = {
+  ledger,
+  continuations: new SqsSplitContinuations({ client: sqs, queueUrl: config.splitQueueUrl }),
+  clock: systemClock,
+};
 let polling: PollService | undefined;
 
 /**
@@ -72,6 +80,7 @@ export const handler = async (_event: unknown, context: Context): Promise<void> 
       logger.warn('re-drove the undecided rows of a quiet batch', { batchId, queued });
   }
   const completed = await completion.completeFinishedBatches();
+  const splitsResumed = await resumeStalledSplits(splitRecovery, config.splitStalledAfterMs);
   logger.info('poll', {
     polled: report.polled,
     settled: report.settled,
@@ -79,5 +88,6 @@ export const handler = async (_event: unknown, context: Context): Promise<void> 
     reconciled: redriven.map((batch) => batch.batchId),
     fromWebhookNews: report.fromWebhookNews,
     completed: completed.map((batch) => batch.batchId),
+    splitsResumed,
   });
 };

@@ -127,6 +127,39 @@ export interface BatchCounts {
   settled: number;
 }
 
+export interface SplitTotals {
+  rows: number;
+  valid: number;
+  invalid: number;
+}
+
+/**
+ * How far the splitter got with a file, saved on the batch after every chunk, so that a new
+ * invocation can carry on where the last one stopped (a Lambda lives 15 minutes at most).
+ */
+export interface SplitCheckpoint {
+  /** The next data row to record (1-based): every row before it is in the ledger. */
+  nextRow: number;
+  /**
+   * The first row of the chunk recorded last. Rows are queued only after the checkpoint that covers
+   * them is saved, so after a crash that chunk may be recorded but not queued: a resume queues it again.
+   */
+  lastChunkFrom: number;
+  /** Rows recorded so far, as completeSplit will record them. */
+  totals: SplitTotals;
+  /** Grows by one with every save: saves and continuation claims are compare-and-set on it. */
+  sequence: number;
+  /** When it was last saved (ms since epoch): a splitter that died leaves it unmoved. */
+  savedAt: number;
+  /** The object's ETag when first read: a continuation that finds another file stops. */
+  objectETag: string | null;
+  /**
+   * The first invocation's approval verdict (preflight summary, and why the batch waits; null:
+   * it sends), so every later invocation records without queueing when the batch must wait.
+   */
+  gate?: { preflight: BatchPreflight | null; awaitApproval: string | null };
+}
+
 export interface BatchRecord {
   batchId: string;
   source: BatchSource;
@@ -148,6 +181,8 @@ export interface BatchRecord {
   preflight?: BatchPreflight | null;
   /** Why the batch waits (or waited) for approval: over the size limit, preflight findings. */
   approvalReason?: string | null;
+  /** The splitter's position in the file; absent until its first chunk is recorded. */
+  splitCheckpoint?: SplitCheckpoint | null;
 }
 
 export type ClaimResult =
@@ -272,11 +307,21 @@ export interface Ledger {
    */
   completeSplit(
     batchId: string,
-    totals: { rows: number; valid: number; invalid: number },
+    totals: SplitTotals,
     fileError: string | null,
     /** `awaitApproval`: the reason the batch goes to `awaiting-approval` instead of `sending`. */
     options?: { preflight?: BatchPreflight | null; awaitApproval?: string | null },
   ): Promise<void>;
+  /**
+   * Saves the split's checkpoint if the batch is still splitting and its checkpoint is still the one
+   * with `expectedSequence` (0: none saved yet); false otherwise (another invocation moved it on, or
+   * the split is over). Also claims a continuation: the same position saved with the next sequence.
+   */
+  saveSplitCheckpoint(
+    batchId: string,
+    expectedSequence: number,
+    checkpoint: SplitCheckpoint,
+  ): Promise<boolean>;
   getRow(batchId: string, row: number): Promise<RowRecord | null>;
   /** The rows of a batch in input order, a page at a time. */
   listRows(

@@ -30,6 +30,7 @@ import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
 import { DynamoDbLimiterStore } from '../../lambdas/adapters/dynamodb-limiter-store.ts';
 import { S3ObjectStore } from '../../lambdas/adapters/s3-object-store.ts';
 import { SqsSendQueue } from '../../lambdas/adapters/sqs-send-queue.ts';
+import { SqsSplitContinuations } from '../../lambdas/adapters/sqs-split-continuations.ts';
 import { rateLimitConfig } from '../../lambdas/config.ts';
 import { batchIdForObject } from '../../lambdas/core/batch-id.ts';
 import { CompletionService, resultsKeys } from '../../lambdas/core/completion-service.ts';
@@ -38,6 +39,7 @@ import {
   type RetryUnknownReport,
   RetryUnknownService,
 } from '../../lambdas/core/retry-unknown-service.ts';
+import { resumeStalledSplits } from '../../lambdas/core/split-recovery.ts';
 import { uploadedObjectOf } from '../../lambdas/handlers/s3-records.ts';
 import { systemClock } from '../../lambdas/ports/clock.ts';
 import type { BatchRecord, RowRecord } from '../../lambdas/ports/ledger.ts';
@@ -82,6 +84,8 @@ export const LOCAL_NAMES = {
   sendDlq: 'gift-batch-send-dlq',
   intakeQueue: 'gift-batch-intake',
   intakeDlq: 'gift-batch-intake-dlq',
+  splitQueue: 'gift-batch-split',
+  splitDlq: 'gift-batch-split-dlq',
   ledgerTable: LOCAL_LEDGER_TABLE,
 } as const;
 
@@ -129,7 +133,7 @@ export interface LocalPipelineOptions {
 export const LOCAL_WEBHOOK_FIRST_POLL_MS = 20_000;
 
 interface Handlers {
-  splitter: (event: S3Event, context: Context) => Promise<void>;
+  splitter: (event: S3Event | SQSEvent, context: Context) => Promise<void>;
   sender: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
   poller: (event: ScheduledEvent, context: Context) => Promise<void>;
   webhook:
@@ -182,6 +186,7 @@ export class LocalPipeline {
   /** The local Function URL the sandbox delivers webhooks to (null: webhooks off). */
   readonly webhookUrl: string | null;
   readonly #intake: EventIntake;
+  readonly #splitQueueUrl: string;
   #stopped = false;
 
   private constructor(parts: {
@@ -200,6 +205,7 @@ export class LocalPipeline {
     ceilingRps: number | null;
     webhookUrl: string | null;
     intake: EventIntake;
+    splitQueueUrl: string;
   }) {
     this.ledger = parts.ledger;
     this.andOpen = parts.andOpen;
@@ -216,6 +222,7 @@ export class LocalPipeline {
     this.#ceilingRps = parts.ceilingRps;
     this.webhookUrl = parts.webhookUrl;
     this.#intake = parts.intake;
+    this.#splitQueueUrl = parts.splitQueueUrl;
   }
 
   /**
@@ -282,11 +289,12 @@ export class LocalPipeline {
       });
 
       const senderTimeoutSeconds = options.senderTimeoutSeconds ?? PIPELINE.sender.timeoutSeconds;
-      const { sendQueueUrl, sendQueueArn, sendDlqUrl } = await createResources(s3, sqs, dynamo, {
-        visibilityTimeoutSeconds:
-          (PIPELINE.sendQueue.visibilityTimeoutSeconds / PIPELINE.sender.timeoutSeconds) *
-          senderTimeoutSeconds,
-      });
+      const { sendQueueUrl, sendQueueArn, sendDlqUrl, splitQueueUrl, splitQueueArn } =
+        await createResources(s3, sqs, dynamo, {
+          visibilityTimeoutSeconds:
+            (PIPELINE.sendQueue.visibilityTimeoutSeconds / PIPELINE.sender.timeoutSeconds) *
+            senderTimeoutSeconds,
+        });
       const intakeQueues = await createIntakeQueues(sqs);
       const outcomeEventsFile = join(options.stateDir, 'outcome-events.jsonl');
 
@@ -307,6 +315,10 @@ export class LocalPipeline {
         LEDGER_TABLE: LOCAL_NAMES.ledgerTable,
         SEND_QUEUE_URL: sendQueueUrl,
         OUTCOME_EVENTS_FILE: outcomeEventsFile,
+        SPLIT_QUEUE_URL: splitQueueUrl,
+        SPLIT_HAND_OVER_WHEN_REMAINING_MS: String(
+          PIPELINE.splitter.handOverWhenRemainingSeconds * 1000,
+        ),
         RESULTS_BUCKET: LOCAL_NAMES.resultsBucket,
         ANDOPEN_BASE_URL: options.apiUrl ?? (sandbox as Sandbox).url,
         ANDOPEN_API_KEY: apiKey,
@@ -375,6 +387,21 @@ export class LocalPipeline {
       });
       intakeSource.start();
       stops.push(() => intakeSource.stop());
+      // The splitter's second event source: splits handed over to a new invocation.
+      const splitSource = new SqsEventSource({
+        sqs,
+        queueUrl: splitQueueUrl,
+        queueArn: splitQueueArn,
+        handler: handlers.splitter,
+        functionName: 'gift-batch-splitter',
+        functionTimeoutMs: PIPELINE.splitter.timeoutSeconds * 1000,
+        batchSize: 1,
+        reportBatchItemFailures: false,
+        memoryLimitInMB: PIPELINE.splitter.memoryMb,
+        ...(logger ? { logger } : {}),
+      });
+      splitSource.start();
+      stops.push(() => splitSource.stop());
 
       const pollerSchedule = new Schedule({
         name: 'gift-batch-poller',
@@ -413,6 +440,7 @@ export class LocalPipeline {
           dlqUrl: intakeQueues.dlqUrl,
           outcomeEventsFile,
         },
+        splitQueueUrl,
       });
     } catch (error) {
       await stopAll();
@@ -462,6 +490,25 @@ export class LocalPipeline {
       ledger: this.ledger,
       queue: this.sendQueue,
     }).redriveActiveBatches();
+  }
+
+  /**
+   * Hands over the splits an interrupted run left half done: at the start of a run no splitter of
+   * this machine is running, so every batch still splitting has lost its splitter (in AWS the
+   * poller waits for longer than an invocation can run before it decides so).
+   */
+  async resumeInterruptedSplits(): Promise<string[]> {
+    return resumeStalledSplits(
+      {
+        ledger: this.ledger,
+        continuations: new SqsSplitContinuations({
+          client: this.#sqs,
+          queueUrl: this.#splitQueueUrl,
+        }),
+        clock: systemClock,
+      },
+      0,
+    );
   }
 
   /**
@@ -653,7 +700,13 @@ async function createResources(
   sqs: SQSClient,
   dynamo: DynamoDBClient,
   queueSettings: { visibilityTimeoutSeconds: number },
-): Promise<{ sendQueueUrl: string; sendQueueArn: string; sendDlqUrl: string }> {
+): Promise<{
+  sendQueueUrl: string;
+  sendQueueArn: string;
+  sendDlqUrl: string;
+  splitQueueUrl: string;
+  splitQueueArn: string;
+}> {
   for (const bucket of [LOCAL_NAMES.uploadsBucket, LOCAL_NAMES.resultsBucket]) {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   }
@@ -679,11 +732,34 @@ async function createResources(
     }),
   );
   const sendQueueUrl = queue.QueueUrl as string;
+  const splitDlq = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: LOCAL_NAMES.splitDlq,
+      Attributes: {
+        MessageRetentionPeriod: String(PIPELINE.splitQueue.dlqRetentionDays * 86_400),
+      },
+    }),
+  );
+  const splitQueue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: LOCAL_NAMES.splitQueue,
+      Attributes: {
+        VisibilityTimeout: String(PIPELINE.splitQueue.visibilityTimeoutSeconds),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: await queueArn(sqs, splitDlq.QueueUrl as string),
+          maxReceiveCount: PIPELINE.splitQueue.maxReceiveCount,
+        }),
+      },
+    }),
+  );
+  const splitQueueUrl = splitQueue.QueueUrl as string;
   await ensureLedgerTable(dynamo, LOCAL_NAMES.ledgerTable);
   return {
     sendQueueUrl,
     sendQueueArn: await queueArn(sqs, sendQueueUrl),
     sendDlqUrl: dlq.QueueUrl as string,
+    splitQueueUrl,
+    splitQueueArn: await queueArn(sqs, splitQueueUrl),
   };
 }
 

@@ -206,12 +206,11 @@ describe('GiftBatchStack', () => {
           ([, m]) => logicalIdOf(m.Properties?.FunctionName) === senderFnId,
         ) ?? [];
       const queueId = logicalIdOf(mapping?.Properties?.EventSourceArn) as string;
-      const senderId = logicalIdOf(mapping?.Properties?.FunctionName) as string;
       const resources = template.toJSON().Resources as Record<string, Resource>;
 
       // Act
       const visibility = resources[queueId]?.Properties?.VisibilityTimeout as number;
-      const timeout = resources[senderId]?.Properties?.Timeout as number;
+      const timeout = resources[senderFnId]?.Properties?.Timeout as number;
 
       // Assess
       expect(timeout).toBe(PIPELINE.sender.timeoutSeconds);
@@ -239,6 +238,36 @@ describe('GiftBatchStack', () => {
       for (const [, queue] of queues) {
         expect(queue.Properties?.SqsManagedSseEnabled).toBe(true);
       }
+    });
+  });
+
+  describe('split continuation queue', () => {
+    it("is the splitter's second event source, one continuation per invocation", {
+      timeout: CDK_TIMEOUT,
+    }, () => {
+      // Prepare
+      const [splitterId, splitter] = functionByDescription(template, 'gift-batch splitter');
+      const [pollerId] = functionByDescription(template, 'gift-batch poller');
+      const resources = template.toJSON().Resources as Record<string, Resource>;
+
+      // Act
+      const mappings = resourcesOf(template, 'AWS::Lambda::EventSourceMapping').filter(
+        ([, mapping]) => logicalIdOf(mapping.Properties?.FunctionName) === splitterId,
+      );
+      const queueId = logicalIdOf(mappings[0]?.[1].Properties?.EventSourceArn) as string;
+      const queue = resources[queueId]?.Properties;
+
+      // Assess
+      expect(mappings).toHaveLength(1);
+      expect(mappings[0]?.[1].Properties?.BatchSize).toBe(1);
+      expect(queue?.VisibilityTimeout).toBeGreaterThanOrEqual(PIPELINE.splitter.timeoutSeconds);
+      expect(queue?.RedrivePolicy.maxReceiveCount).toBe(PIPELINE.splitQueue.maxReceiveCount);
+      expect(splitter.Properties?.Environment.Variables.SPLIT_QUEUE_URL).toEqual({ Ref: queueId });
+      const poller = resources[pollerId]?.Properties;
+      expect(poller?.Environment.Variables.SPLIT_QUEUE_URL).toEqual({ Ref: queueId });
+      expect(Number(poller?.Environment.Variables.SPLIT_STALLED_AFTER_MS)).toBeGreaterThan(
+        PIPELINE.splitter.timeoutSeconds * 1000,
+      );
     });
   });
 
@@ -497,8 +526,9 @@ describe('GiftBatchStack', () => {
         { Name: 'service', Value: 'gift-batch' },
       ]);
       expect(watching(METRIC.EventKeyConflicts, METRICS_NAMESPACE)).toHaveLength(1);
-      // The send DLQ, the splitter's failed uploads, the intake DLQ and the event rule's DLQ.
-      expect(watching('ApproximateNumberOfMessagesVisible', 'AWS/SQS')).toHaveLength(4);
+      // The send DLQ, the splitter's failed uploads and failed continuations, the intake DLQ and the
+      // event rule's DLQ.
+      expect(watching('ApproximateNumberOfMessagesVisible', 'AWS/SQS')).toHaveLength(5);
       expect(watching('ApproximateAgeOfOldestMessage', 'AWS/SQS')).toHaveLength(1);
       expect(watching('Errors', 'AWS/Lambda')).toHaveLength(5);
       for (const alarm of alarms) {

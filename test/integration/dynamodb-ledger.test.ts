@@ -66,6 +66,42 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     expect(stored?.counts.created).toBe(0);
   });
 
+  it('saves split checkpoints compare-and-set on their sequence, only while splitting', async () => {
+    // Prepare
+    await ledger.createBatch({
+      batchId: 'b-checkpoint',
+      source: { description: 's3://u/k', bucket: 'u', key: 'k', versionOrEtag: 'e1' },
+      createdAt: NOW,
+    });
+    const checkpoint = (sequence: number, nextRow: number) => ({
+      nextRow,
+      lastChunkFrom: nextRow - 100,
+      totals: { rows: nextRow - 1, valid: nextRow - 2, invalid: 1 },
+      sequence,
+      savedAt: Date.parse(NOW) + sequence,
+      objectETag: 'e1',
+    });
+
+    // Act
+    const first = await ledger.saveSplitCheckpoint('b-checkpoint', 0, checkpoint(1, 101));
+    const firstAgain = await ledger.saveSplitCheckpoint('b-checkpoint', 0, checkpoint(1, 101));
+    const second = await ledger.saveSplitCheckpoint('b-checkpoint', 1, checkpoint(2, 201));
+    const stale = await ledger.saveSplitCheckpoint('b-checkpoint', 1, checkpoint(2, 999));
+    const saved = (await ledger.getBatch('b-checkpoint'))?.splitCheckpoint;
+    await ledger.completeSplit('b-checkpoint', checkpoint(2, 201).totals, null);
+    const afterSplit = await ledger.saveSplitCheckpoint('b-checkpoint', 2, checkpoint(3, 301));
+
+    // Assess
+    expect([first, firstAgain, second, stale, afterSplit]).toEqual([
+      true,
+      false,
+      true,
+      false,
+      false,
+    ]);
+    expect(saved).toEqual(checkpoint(2, 201));
+  });
+
   it('lists a batch’s rows in input order across pages, beyond row 9 and 99', async () => {
     // Prepare
     await ledger.createBatch({

@@ -16,6 +16,7 @@ import type {
   RowRecord,
   RowState,
   SendRecord,
+  SplitCheckpoint,
   TrackedGift,
   UnmatchedGiftNews,
 } from '../../lambdas/ports/ledger.ts';
@@ -65,6 +66,7 @@ export class InMemoryLedger implements Ledger {
       lastReconciledAt: null,
       preflight: null,
       approvalReason: null,
+      splitCheckpoint: null,
     });
     return true;
   }
@@ -114,6 +116,19 @@ export class InMemoryLedger implements Ledger {
     batch.preflight = structuredClone(options.preflight ?? null);
     batch.splitCompletedAt = new Date().toISOString();
     Object.assign(batch.counts, totals);
+  }
+
+  async saveSplitCheckpoint(
+    batchId: string,
+    expectedSequence: number,
+    checkpoint: SplitCheckpoint,
+  ): Promise<boolean> {
+    const batch = this.#batch(batchId);
+    if (batch.phase !== 'splitting') return false;
+    if ((batch.splitCheckpoint?.sequence ?? 0) !== expectedSequence) return false;
+    batch.splitCheckpoint = structuredClone(checkpoint);
+    batch.updatedAt = new Date(checkpoint.savedAt).toISOString();
+    return true;
   }
 
   async getRow(batchId: string, row: number): Promise<RowRecord | null> {

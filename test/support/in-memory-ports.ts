@@ -1,5 +1,9 @@
 import type { ObjectStore, StoredObject } from '../../lambdas/ports/object-store.ts';
 import type { EnqueueOptions, SendMessage, SendQueue } from '../../lambdas/ports/send-queue.ts';
+import type {
+  SplitContinuation,
+  SplitContinuations,
+} from '../../lambdas/ports/split-continuations.ts';
 
 /** Objects in memory, for unit tests of the core. */
 export class InMemoryObjectStore implements ObjectStore {
@@ -52,5 +56,14 @@ export class RecordingSendQueue implements SendQueue {
     for (const message of messages) {
       this.sent.push({ message, delaySeconds: options.delaySeconds ?? 0 });
     }
+  }
+}
+
+/** Split continuations recorded in order; a test delivers them (or not, or twice) by hand. */
+export class RecordingContinuations implements SplitContinuations {
+  readonly handedOver: SplitContinuation[] = [];
+
+  async handOver(continuation: SplitContinuation): Promise<void> {
+    this.handedOver.push({ ...continuation });
   }
 }

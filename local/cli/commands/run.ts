@@ -189,6 +189,9 @@ export async function withLocalPipeline(
     for (const [batchId, rows] of announceRedriven ? resumed : []) {
       if (rows > 0) say(`resuming batch ${batchId}: ${rows} undecided rows queued again`);
     }
+    for (const batchId of await pipeline.resumeInterruptedSplits()) {
+      say(`resuming batch ${batchId}: reading its file on from where the interrupted run stopped`);
+    }
     return await body(pipeline, say, resumed);
   } catch (error) {
     if (signal?.aborted) {

@@ -6,7 +6,11 @@ import { ReconcileService } from '../../../lambdas/core/reconcile-service.ts';
 import { SplitService } from '../../../lambdas/core/split-service.ts';
 import { campaign, InMemoryCatalogueApi } from '../../support/in-memory-catalogue.ts';
 import { InMemoryLedger } from '../../support/in-memory-ledger.ts';
-import { InMemoryObjectStore, RecordingSendQueue } from '../../support/in-memory-ports.ts';
+import {
+  InMemoryObjectStore,
+  RecordingContinuations,
+  RecordingSendQueue,
+} from '../../support/in-memory-ports.ts';
 
 const OPEN = 'cmp-open';
 const ARCHIVED = 'cmp-archived';
@@ -25,11 +29,13 @@ function setUp(options: { approvalRowsOver?: number | null; preflight?: boolean 
     ledger,
     objects,
     queue,
+    continuations: new RecordingContinuations(),
     clock,
     settings: {
       defaultCampaignId: null,
       maxRows: 100_000,
       chunkSize: 2,
+      handOverWhenRemainingMs: 0,
       approvalRowsOver: options.approvalRowsOver ?? null,
     },
     preflight: options.preflight ? new PreflightService({ api, clock }) : null,

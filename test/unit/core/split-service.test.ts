@@ -6,7 +6,11 @@ import {
   SplitService,
 } from '../../../lambdas/core/split-service.ts';
 import { InMemoryLedger } from '../../support/in-memory-ledger.ts';
-import { InMemoryObjectStore, RecordingSendQueue } from '../../support/in-memory-ports.ts';
+import {
+  InMemoryObjectStore,
+  RecordingContinuations,
+  RecordingSendQueue,
+} from '../../support/in-memory-ports.ts';
 
 const CAMPAIGN = '11111111-1111-4111-8111-111111111111';
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
@@ -15,14 +19,22 @@ function setUp(settings: Partial<{ maxRows: number; chunkSize: number }> = {}) {
   const ledger = new InMemoryLedger();
   const objects = new InMemoryObjectStore();
   const queue = new RecordingSendQueue();
+  const continuations = new RecordingContinuations();
   const service = new SplitService({
     ledger,
     objects,
     queue,
+    continuations,
     clock: { now: () => T0 },
-    settings: { defaultCampaignId: null, maxRows: 100_000, chunkSize: 2, ...settings },
+    settings: {
+      defaultCampaignId: null,
+      maxRows: 100_000,
+      chunkSize: 2,
+      handOverWhenRemainingMs: 1_000,
+      ...settings,
+    },
   });
-  return { ledger, objects, queue, service };
+  return { ledger, objects, queue, continuations, service };
 }
 
 const object = (key: string) => ({ bucket: 'uploads', key, versionId: null, eTag: 'e1' });
