@@ -301,6 +301,11 @@ export class SplitService {
     if (requeue.length > 0) await this.#queue.enqueue(requeue);
     // Rows read before a fatal problem were accepted: they are recorded and sent all the same.
     await this.#record(progress, chunk);
+    if (fileError === null && totals.rows === 0) {
+      // A header and nothing under it is a file a person must fix, not a batch of nothing.
+      fileError =
+        file.summary().warnings.find((warning) => warning.code === 'no_rows')?.message ?? null;
+    }
     await this.#ledger.completeSplit(batchId, totals, fileError, start.gate);
     return {
       kind: 'split',

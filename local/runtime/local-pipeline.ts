@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateBucketCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   S3Client,
@@ -608,6 +609,14 @@ export class LocalPipeline {
       eTag: head.ETag ?? '',
       ...(head.VersionId ? { versionId: head.VersionId } : {}),
     });
+  }
+
+  /** Deletes an uploaded object, as a person might between its upload and its split (tests). */
+  async deleteUpload(event: S3Event): Promise<void> {
+    const record = event.Records[0];
+    if (!record) throw new LocalPipelineError('the upload raised no S3 event record');
+    const { bucket, key } = uploadedObjectOf(record);
+    await this.#s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
   }
 
   /** Invokes the splitter with an S3 event, as the bucket notification does in AWS. */

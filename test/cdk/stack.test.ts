@@ -226,8 +226,8 @@ describe('GiftBatchStack', () => {
       // Act
       const withRedrive = queues.filter(([, queue]) => queue.Properties?.RedrivePolicy);
 
-      // Assess: the send queue and the event intake queue.
-      expect(withRedrive).toHaveLength(2);
+      // Assess: the send queue, the event intake queue and the split continuation queue.
+      expect(withRedrive).toHaveLength(3);
       const sendQueue = withRedrive.find(([id]) => id.startsWith('Send'));
       const redrive = sendQueue?.[1].Properties?.RedrivePolicy;
       expect(redrive.maxReceiveCount).toBe(PIPELINE.sendQueue.maxReceiveCount);
