@@ -80,6 +80,15 @@ const DECIDED_OR_GUESSED: RowState[] = ['sending', 'unknown'];
 /** Rows per page of a campaign export: one page in memory at a time. */
 const CAMPAIGN_PAGE_SIZE = 500;
 
+/** The split has not ended (createBatch writes splitCompletedAt as null). */
+const SPLIT_NOT_COMPLETED =
+  '(attribute_not_exists(splitCompletedAt) OR attribute_type(splitCompletedAt, :nullType))';
+/**
+ * A split goes on while its batch is `splitting`, and also when a sender stopped the batch part-way
+ * (a refused key): the rows are recorded all the same, and nothing is sent until a person resumes.
+ */
+const STILL_SPLITTING = `(phase = :splitting OR (phase = :stopped AND ${SPLIT_NOT_COMPLETED}))`;
+
 /** BatchWriteItem takes at most 25 items. */
 const BATCH_WRITE_SIZE = 25;
 /** BatchWriteItem requests in flight at once for one putRows (STACK.md: more only adds latency). */
@@ -188,26 +197,45 @@ export class DynamoDbLedger implements Ledger {
   ): Promise<void> {
     const now = new Date().toISOString();
     const awaitApproval = options.awaitApproval ?? null;
-    await this.#documents.send(
-      new UpdateCommand({
-        TableName: this.#tableName,
-        Key: { pk: batchPk(batchId), sk: BATCH_SK },
-        UpdateExpression:
-          'SET phase = :next, splitCompletedAt = :now, updatedAt = :now, fileError = :fileError, count_rows = :rows, count_valid = :valid, count_invalid = :invalid, preflight = :preflight, approvalReason = :approvalReason',
-        ConditionExpression: 'phase = :splitting',
-        ExpressionAttributeValues: {
-          ':next': awaitApproval === null ? 'sending' : 'awaiting-approval',
-          ':preflight': options.preflight ?? null,
-          ':approvalReason': awaitApproval,
-          ':splitting': 'splitting',
-          ':now': now,
-          ':rows': totals.rows,
-          ':valid': totals.valid,
-          ':invalid': totals.invalid,
-          ':fileError': fileError,
-        },
-      }),
-    );
+    const values = {
+      ':preflight': options.preflight ?? null,
+      ':approvalReason': awaitApproval,
+      ':now': now,
+      ':rows': totals.rows,
+      ':valid': totals.valid,
+      ':invalid': totals.invalid,
+      ':fileError': fileError,
+    };
+    const split =
+      'splitCompletedAt = :now, updatedAt = :now, fileError = :fileError, count_rows = :rows, count_valid = :valid, count_invalid = :invalid, preflight = :preflight, approvalReason = :approvalReason';
+    try {
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: batchPk(batchId), sk: BATCH_SK },
+          UpdateExpression: `SET phase = :next, ${split}`,
+          ConditionExpression: 'phase = :splitting',
+          ExpressionAttributeValues: {
+            ...values,
+            ':next': awaitApproval === null ? 'sending' : 'awaiting-approval',
+            ':splitting': 'splitting',
+          },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // A sender stopped the batch (a refused key) while it was being split: the split still ends
+      // with its totals, and the batch stays stopped until a person resumes it.
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: batchPk(batchId), sk: BATCH_SK },
+          UpdateExpression: `SET ${split}`,
+          ConditionExpression: `phase = :stopped AND ${SPLIT_NOT_COMPLETED}`,
+          ExpressionAttributeValues: { ...values, ':stopped': 'stopped', ':nullType': 'NULL' },
+        }),
+      );
+    }
   }
 
   async saveSplitCheckpoint(
@@ -223,8 +251,8 @@ export class DynamoDbLedger implements Ledger {
           UpdateExpression: 'SET splitCheckpoint = :checkpoint, updatedAt = :now',
           ConditionExpression:
             expectedSequence === 0
-              ? 'phase = :splitting AND attribute_not_exists(splitCheckpoint)'
-              : 'phase = :splitting AND splitCheckpoint.#sequence = :expected',
+              ? `${STILL_SPLITTING} AND attribute_not_exists(splitCheckpoint)`
+              : `${STILL_SPLITTING} AND splitCheckpoint.#sequence = :expected`,
           ...(expectedSequence === 0
             ? {}
             : { ExpressionAttributeNames: { '#sequence': 'sequence' } }),
@@ -232,6 +260,8 @@ export class DynamoDbLedger implements Ledger {
             ':checkpoint': checkpoint,
             ':now': new Date(checkpoint.savedAt).toISOString(),
             ':splitting': 'splitting',
+            ':stopped': 'stopped',
+            ':nullType': 'NULL',
             ...(expectedSequence === 0 ? {} : { ':expected': expectedSequence }),
           },
         }),

@@ -188,7 +188,11 @@ export class SplitService {
     const batch = await this.#ledger.getBatch(batchId);
     const checkpoint = batch?.splitCheckpoint ?? null;
     const sequence = checkpoint?.sequence ?? 0;
-    if (batch?.phase !== 'splitting' || sequence !== continuation.sequence) {
+    // A batch a sender stopped part-way (a refused key) is still split to its end; it sends nothing.
+    const stillSplitting =
+      batch?.phase === 'splitting' ||
+      (batch?.phase === 'stopped' && batch.splitCompletedAt === null);
+    if (!batch || !stillSplitting || sequence !== continuation.sequence) {
       return { kind: 'duplicate', batchId };
     }
     const { bucket, key } = batch.source;

@@ -517,7 +517,15 @@ export class LocalPipeline {
    * once the person who re-runs it has fixed the cause, and queues its undecided rows.
    */
   async resumeStopped(batchId: string): Promise<number> {
-    await this.ledger.setPhase(batchId, 'sending', { stopReason: null }, new Date().toISOString());
+    // Stopped before its split ended (the run that stopped it exited): the split carries on too.
+    const unsplit = (await this.ledger.getBatch(batchId))?.splitCompletedAt === null;
+    await this.ledger.setPhase(
+      batchId,
+      unsplit ? 'splitting' : 'sending',
+      { stopReason: null },
+      new Date().toISOString(),
+    );
+    if (unsplit) await this.resumeInterruptedSplits();
     return new ReconcileService({ ledger: this.ledger, queue: this.sendQueue }).redriveBatch(
       batchId,
     );

@@ -102,6 +102,44 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     expect(saved).toEqual(checkpoint(2, 201));
   });
 
+  it('lets a split a sender stopped part-way carry on to its end, and keeps the batch stopped', async () => {
+    // Prepare: a refused key stops the batch while its file is still being read.
+    await ledger.createBatch({
+      batchId: 'b-stopped-split',
+      source: { description: 's3://u/k', bucket: 'u', key: 'k', versionOrEtag: 'e1' },
+      createdAt: NOW,
+    });
+    const checkpoint = (sequence: number, nextRow: number) => ({
+      nextRow,
+      lastChunkFrom: nextRow - 100,
+      totals: { rows: nextRow - 1, valid: nextRow - 1, invalid: 0 },
+      sequence,
+      savedAt: Date.parse(NOW) + sequence,
+      objectETag: 'e1',
+    });
+    await ledger.saveSplitCheckpoint('b-stopped-split', 0, checkpoint(1, 101));
+    await ledger.setPhase('b-stopped-split', 'stopped', { stopReason: '401 expired_token' }, NOW);
+
+    // Act
+    const saved = await ledger.saveSplitCheckpoint('b-stopped-split', 1, checkpoint(2, 201));
+    await ledger.completeSplit('b-stopped-split', checkpoint(2, 201).totals, null);
+    const afterSplit = await ledger.saveSplitCheckpoint('b-stopped-split', 2, checkpoint(3, 301));
+    const batch = await ledger.getBatch('b-stopped-split');
+
+    // Assess
+    expect(saved).toBe(true);
+    expect(afterSplit).toBe(false);
+    expect(batch).toMatchObject({
+      phase: 'stopped',
+      stopReason: '401 expired_token',
+      counts: expect.objectContaining({ rows: 200, valid: 200 }),
+    });
+    expect(batch?.splitCompletedAt).not.toBeNull();
+    await expect(
+      ledger.completeSplit('b-stopped-split', checkpoint(2, 201).totals, null),
+    ).rejects.toThrow();
+  });
+
   it('lists a batch’s rows in input order across pages, beyond row 9 and 99', async () => {
     // Prepare
     await ledger.createBatch({

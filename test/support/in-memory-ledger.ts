@@ -109,9 +109,14 @@ export class InMemoryLedger implements Ledger {
   ): Promise<void> {
     const batch = this.#batch(batchId);
     batch.fileError = fileError;
-    if (batch.phase !== 'splitting') throw new Error('split already complete');
+    const stoppedWhileSplitting = batch.phase === 'stopped' && batch.splitCompletedAt === null;
+    if (batch.phase !== 'splitting' && !stoppedWhileSplitting) {
+      throw new Error('split already complete');
+    }
     const awaitApproval = options.awaitApproval ?? null;
-    batch.phase = awaitApproval === null ? 'sending' : 'awaiting-approval';
+    // A batch a sender stopped part-way stays stopped: the split only records its totals.
+    if (!stoppedWhileSplitting)
+      batch.phase = awaitApproval === null ? 'sending' : 'awaiting-approval';
     batch.approvalReason = awaitApproval;
     batch.preflight = structuredClone(options.preflight ?? null);
     batch.splitCompletedAt = new Date().toISOString();
@@ -124,7 +129,8 @@ export class InMemoryLedger implements Ledger {
     checkpoint: SplitCheckpoint,
   ): Promise<boolean> {
     const batch = this.#batch(batchId);
-    if (batch.phase !== 'splitting') return false;
+    const stoppedWhileSplitting = batch.phase === 'stopped' && batch.splitCompletedAt === null;
+    if (batch.phase !== 'splitting' && !stoppedWhileSplitting) return false;
     if ((batch.splitCheckpoint?.sequence ?? 0) !== expectedSequence) return false;
     batch.splitCheckpoint = structuredClone(checkpoint);
     batch.updatedAt = new Date(checkpoint.savedAt).toISOString();

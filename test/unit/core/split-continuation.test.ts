@@ -101,6 +101,29 @@ describe('SplitService across invocations', () => {
     expect(batch?.splitCheckpoint).toMatchObject({ nextRow: 11, lastChunkFrom: 10, sequence: 7 });
   });
 
+  it('carries on to the end when a sender stops the batch part-way, and leaves it stopped', async () => {
+    // Prepare: a refused key stops the batch after the first chunk, as a sender would.
+    const { ledger, queue, continuations, service, object } = setUp();
+    const first = await service.split(object, SHORT);
+    await ledger.setPhase(
+      first.batchId,
+      'stopped',
+      { stopReason: '401' },
+      new Date(T0).toISOString(),
+    );
+
+    // Act
+    const later = await deliverAll(service, continuations, SHORT);
+
+    // Assess
+    expect(later.at(-1)).toMatchObject({ kind: 'split', rows: 10, valid: 7, invalid: 3 });
+    expect(ledger.rows.size).toBe(10);
+    expect(queuedRows(queue)).toEqual(VALID_ROWS);
+    const batch = await ledger.getBatch(first.batchId);
+    expect(batch).toMatchObject({ phase: 'stopped', counts: { rows: 10, valid: 7, invalid: 3 } });
+    expect(batch?.splitCompletedAt).not.toBeNull();
+  });
+
   it('splits in one invocation when time allows, with no hand-over', async () => {
     // Prepare
     const { queue, continuations, service, object } = setUp();
