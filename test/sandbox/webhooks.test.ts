@@ -187,7 +187,8 @@ describe('sandbox webhooks', () => {
         url: receiver.url,
         secret: SECRET,
         outOfOrderRate: 1,
-        outOfOrderDelayMs: 300,
+        // Far longer than the link's 20 ms: a loaded machine's timer lag must not reorder them back.
+        outOfOrderDelayMs: 2_000,
       },
     });
 
