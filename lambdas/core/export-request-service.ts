@@ -7,6 +7,7 @@ import {
   ExportService,
   type ExportSummary,
   exportQueryOf,
+  reportKeyOf,
   summaryKeyOf,
 } from './export-service.ts';
 
@@ -98,6 +99,12 @@ export class ExportRequestService {
     const running = new ExportService({ ledger: this.#ledger, clock: this.#clock }).start(query);
     await this.#objects.write(bucket, exportKey, running.body, contentTypeOf(query.format));
     const summary = running.summary();
+    await this.#objects.write(
+      bucket,
+      reportKeyOf(exportKey),
+      running.reportHtml(exportKey.slice(EXPORTS_PREFIX.length)),
+      'text/html; charset=utf-8',
+    );
     await this.#objects.write(
       bucket,
       summaryKey,

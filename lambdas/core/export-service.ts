@@ -1,6 +1,7 @@
 import type { Clock } from '../ports/clock.ts';
 import type { Ledger, RowRecord } from '../ports/ledger.ts';
 import { formatCsvLine, neutraliseCsvCell } from './csv-cell.ts';
+import { ReportTally, renderReportHtml } from './report/index.ts';
 import { type Outcome, outcomeOf, RESULTS_COLUMNS, resultsRecord } from './results.ts';
 
 /**
@@ -169,6 +170,11 @@ export interface RunningExport {
   body: AsyncIterable<string>;
   /** Totals of what `body` held; complete once `body` has been read to its end. */
   summary(): ExportSummary;
+  /**
+   * The one-page HTML report of what `body` held (outcomes, sends over time, errors by code, rows
+   * that need a person), to sit beside the export as `exportFile`; once `body` has been read.
+   */
+  reportHtml(exportFile: string): string;
 }
 
 /**
@@ -191,15 +197,38 @@ export class ExportService {
 
   start(query: ExportQuery): RunningExport {
     const tally = new ExportTally(query);
+    // Memory bounded by time buckets, error codes and capped lists, not rows: flat for a million.
+    const report = new ReportTally();
     const generatedAt = new Date(this.#clock.now()).toISOString();
-    const lines = this.#lines(query, tally);
+    const lines = this.#lines(query, tally, report);
     return {
       body: chunked(query.format === 'csv' ? csvHeader() : '', lines),
       summary: () => tally.summary(generatedAt),
+      reportHtml: (exportFile) =>
+        renderReportHtml(
+          report.data({
+            header: {
+              title: `Campaign ${query.campaignId}, ${query.from ?? 'the start'} to ${query.to ?? generatedAt}`,
+              batchId: null,
+              source: 'every batch and gift event of the campaign in the interval',
+              startedAt: query.from,
+              finishedAt: query.to,
+              resultsFile: exportFile,
+              generatedAt,
+              notes: filterNotes(query),
+            },
+            // An export spans batches: no one rate or pause describes it.
+            rate: { learnedRps: null, ceilingRps: null, pauses: [], stopReason: null },
+          }),
+        ),
     };
   }
 
-  async *#lines(query: ExportQuery, tally: ExportTally): AsyncIterable<string> {
+  async *#lines(
+    query: ExportQuery,
+    tally: ExportTally,
+    report: ReportTally,
+  ): AsyncIterable<string> {
     const sources = new Map<string, string>();
     const range = {
       ...(query.from ? { from: query.from } : {}),
@@ -216,12 +245,19 @@ export class ExportService {
         sources.set(row.batchId, source);
       }
       tally.add(row);
+      report.add(row);
       const record = exportRecord(row, source);
       yield query.format === 'csv'
         ? `${formatCsvLine(EXPORT_COLUMNS.map((column) => neutraliseCsvCell(record[column])))}${CRLF}`
         : `${JSON.stringify(record)}\n`;
     }
   }
+}
+
+/** What the report's reader must know of the filter: the figures count only the rows it kept. */
+function filterNotes(query: ExportQuery): string[] {
+  const kept = [...query.outcomes, ...query.giftStatuses];
+  return kept.length > 0 ? [`Only rows that are ${kept.join(' or ')} are counted here.`] : [];
 }
 
 function csvHeader(): string {
@@ -285,4 +321,9 @@ class ExportTally {
 /** Where an export's summary goes: beside it, `NAME.csv` → `NAME.summary.json`. */
 export function summaryKeyOf(exportKey: string): string {
   return `${exportKey.replace(/\.(csv|jsonl)$/i, '')}.summary.json`;
+}
+
+/** The HTML report beside an export: `exports/NAME.csv` → `exports/NAME.html`. */
+export function reportKeyOf(exportKey: string): string {
+  return `${exportKey.replace(/\.(csv|jsonl)$/i, '')}.html`;
 }

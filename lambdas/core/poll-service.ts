@@ -211,7 +211,7 @@ export class PollService {
 }
 
 /** What an answer to a GET tells the fleet's rate limiter. */
-function feedbackOf(outcome: GetOutcome): LimiterFeedback {
+export function feedbackOf(outcome: GetOutcome): LimiterFeedback {
   if (outcome.kind === 'throttled') return 'throttled';
   if (outcome.kind !== 'retry-later') return 'accepted';
   if (outcome.reason === 'unavailable') return 'unavailable';

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPORT_COLUMNS } from '../../lambdas/core/export-service.ts';
 import type { BatchDetail, StatusList } from '../../lambdas/core/status-service.ts';
+import { reportFigures } from '../support/report-figures.ts';
 
 const CLI = resolve('bin/gift-batch.js');
 const SAMPLE = resolve('examples/recipients.csv');
@@ -129,6 +130,13 @@ describe('gift-batch status and export after a real run', () => {
     expect(summary.rows).toBe(5);
     expect(summary.byOutcome.created + summary.byOutcome.invalid).toBe(5);
     expect(summary.interval).toEqual({ from: null, to: '2099-12-31T23:59:59.999Z' });
+    const report = await readFile(join(dir, 'finance', 'november.html'), 'utf8');
+    expect(exported.stderr).toContain(`report: ${join(dir, 'finance', 'november.html')}`);
+    expect(reportFigures(report)).toMatchObject({
+      rows: 5,
+      created: summary.byOutcome.created,
+      invalid: summary.byOutcome.invalid,
+    });
   }, 60_000);
 
   it('exports only what --status asks for, as JSON lines', async () => {
@@ -156,6 +164,32 @@ describe('gift-batch status and export after a real run', () => {
       .filter(Boolean)
       .map((line) => JSON.parse(line));
     expect(rows.map((row) => row.outcome)).toEqual(['invalid']);
+  }, 60_000);
+
+  it('with --refresh, asks the sandbox the run used for every gift that can still change first', async () => {
+    // Act
+    const exported = await runCli(
+      [
+        'export',
+        '--campaign',
+        CAMPAIGN,
+        '--refresh',
+        '--out',
+        join(dir, 'fresh.csv'),
+        '--state-dir',
+        state,
+      ],
+      dir,
+    );
+
+    // Assess
+    expect(exported.code).toBe(0);
+    const summary = JSON.parse(await readFile(join(dir, 'fresh.summary.json'), 'utf8'));
+    const created = summary.byOutcome.created as number;
+    expect(created).toBeGreaterThan(0);
+    expect(exported.stderr).toContain(
+      `refresh: ${created} of ${created} gifts that can still change read from &Open (${created} requests of the shared rate budget), 0 changed`,
+    );
   }, 60_000);
 
   it('says which batch it does not know, and what is wrong with a request', async () => {

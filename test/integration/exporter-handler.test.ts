@@ -23,6 +23,7 @@ import {
   startDynamoDbLocal,
   startFauxqs,
 } from '../../local/standins/index.ts';
+import { reportFigures } from '../support/report-figures.ts';
 
 const BUCKET = 'gift-batch-results';
 const TABLE = 'gift-batch-ledger';
@@ -137,6 +138,9 @@ describe('the exporter handler on the stand-ins', () => {
       interval: { from: '2026-11-01T00:00:00.000Z', to: '2026-11-30T23:59:59.999Z' },
       byOutcome: { created: 0, rejected: 0, invalid: 0, unknown: 6 },
     });
+    const report = await text('exports/november.html');
+    expect(reportFigures(report)).toMatchObject({ rows: 6, unknown: 6, created: 0 });
+    expect(report).toContain('november.csv');
   }, 60_000);
 
   it('writes an error object for a request it cannot answer', async () => {

@@ -3,17 +3,27 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { AndOpenHttpClient } from '../../../lambdas/adapters/andopen-http-client.ts';
 import {
   type ExportQuery,
   ExportRequestError,
   ExportService,
   type ExportSummary,
   exportQueryOf,
+  reportKeyOf,
   summaryKeyOf,
 } from '../../../lambdas/core/export-service.ts';
+import { FleetRateLimiter } from '../../../lambdas/core/rate-limiter.ts';
+import { RefreshService } from '../../../lambdas/core/refresh-service.ts';
 import { systemClock } from '../../../lambdas/ports/clock.ts';
-import { type LedgerSourceOptions, oneLine, openLedgerSource } from '../ledger-source.ts';
+import { SANDBOX_API_KEY, type Sandbox, startSandbox } from '../../../sandbox/index.ts';
+import {
+  type LedgerSource,
+  type LedgerSourceOptions,
+  oneLine,
+  openLedgerSource,
+} from '../ledger-source.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -26,6 +36,12 @@ export interface ExportOptions extends LedgerSourceOptions {
   status?: string;
   format?: string;
   out?: string;
+  /** Re-read current statuses from &Open first (within the shared rate budget). */
+  refresh?: boolean;
+  apiUrl?: string;
+  apiKey?: string;
+  region?: 'us' | 'eu' | 'staging';
+  maxRps?: number;
 }
 
 interface Output {
@@ -56,10 +72,24 @@ export async function exportCampaign(
     for (const problem of error.problems) output.stderr.write(`gift-batch export: ${problem}\n`);
     return EXIT_BAD_REQUEST;
   }
+  const apiUrl = options.apiUrl ?? options.region;
+  if (options.refresh && apiUrl && !(options.apiKey ?? process.env.ANDOPEN_API_KEY)) {
+    output.stderr.write(
+      'gift-batch export: --refresh against a real &Open needs an API key: pass --api-key or set ANDOPEN_API_KEY\n',
+    );
+    return EXIT_BAD_REQUEST;
+  }
+  if (options.refresh && options.stack && !apiUrl) {
+    output.stderr.write(
+      "gift-batch export: --refresh with --stack asks the stack's &Open: give --region or --api-url (and ANDOPEN_API_KEY)\n",
+    );
+    return EXIT_BAD_REQUEST;
+  }
   const outPath = resolve(options.out ?? defaultOutPath(query));
   let source: Awaited<ReturnType<typeof openLedgerSource>> | undefined;
   try {
     source = await openLedgerSource(options);
+    if (options.refresh) await refreshStatuses(query, source, options, output);
     const running = new ExportService({ ledger: source.ledger, clock: systemClock }).start(query);
     await mkdir(dirname(outPath), { recursive: true });
     // Written aside and renamed at the end: a failed export never leaves a file that looks whole.
@@ -72,15 +102,66 @@ export async function exportCampaign(
       throw error;
     }
     const summary = running.summary();
-    const summaryPath = resolve(dirname(outPath), summaryKeyOf(outPath.split(/[\\/]/).pop() ?? ''));
+    const outName = outPath.split(/[\\/]/).pop() ?? '';
+    const summaryPath = resolve(dirname(outPath), summaryKeyOf(outName));
     await writeFile(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
-    output.stderr.write(summaryText(summary, outPath, summaryPath));
+    const reportPath = resolve(dirname(outPath), reportKeyOf(outName));
+    await writeFile(reportPath, running.reportHtml(outName));
+    output.stderr.write(summaryText(summary, outPath, summaryPath, reportPath));
     return EXIT_OK;
   } catch (error) {
     output.stderr.write(`gift-batch export: ${oneLine(error)}\n`);
     return EXIT_FAILED;
   } finally {
     await source?.stop();
+  }
+}
+
+/**
+ * `--refresh`: asks &Open for the current status of every gift in the interval that can still
+ * change, taking each GET from the fleet's shared rate (in the ledger), so a batch sending at the
+ * same time and this refresh together stay within &Open's limit. Without --api-url or --region it
+ * asks the built-in sandbox, with the gifts a local run left.
+ */
+async function refreshStatuses(
+  query: ExportQuery,
+  source: LedgerSource,
+  options: ExportOptions,
+  output: Output,
+): Promise<void> {
+  const apiUrl = options.apiUrl ?? options.region;
+  let sandbox: Sandbox | null = null;
+  let client: AndOpenHttpClient | null = null;
+  try {
+    if (!apiUrl) {
+      sandbox = await startSandbox({
+        stateFile: join(resolve(options.stateDir ?? '.gift-batch'), 'sandbox.jsonl'),
+      });
+    }
+    client = new AndOpenHttpClient({
+      baseUrl: apiUrl ?? (sandbox as Sandbox).url,
+      apiKey: apiUrl
+        ? ((options.apiKey ?? process.env.ANDOPEN_API_KEY) as string)
+        : SANDBOX_API_KEY,
+    });
+    const limiter = new FleetRateLimiter({
+      store: source.limiterStore,
+      clock: systemClock,
+      settings: { ceilingRps: options.maxRps ?? null },
+    });
+    const report = await new RefreshService({
+      ledger: source.ledger,
+      api: client,
+      clock: systemClock,
+      limiter,
+    }).refresh(query);
+    output.stderr.write(
+      `refresh: ${report.refreshed} of ${report.candidates} gifts that can still change read from &Open (${report.requests} requests of the shared rate budget), ${report.changed} changed\n`,
+    );
+    for (const problem of report.problems) output.stderr.write(`refresh: ${problem}\n`);
+  } finally {
+    client?.close();
+    await sandbox?.stop();
   }
 }
 
@@ -92,7 +173,12 @@ export function defaultOutPath(query: ExportQuery): string {
   return join('exports', `${safe}_${from}_${to}.${query.format}`);
 }
 
-export function summaryText(summary: ExportSummary, outPath: string, summaryPath: string): string {
+export function summaryText(
+  summary: ExportSummary,
+  outPath: string,
+  summaryPath: string,
+  reportPath: string,
+): string {
   const counts = (record: Record<string, number>) =>
     Object.entries(record)
       .map(([name, count]) => `${name} ${count}`)
@@ -106,6 +192,7 @@ export function summaryText(summary: ExportSummary, outPath: string, summaryPath
     `  by status   ${Object.keys(summary.byGiftStatus).length > 0 ? counts(summary.byGiftStatus) : '-'}`,
     `export: ${outPath}`,
     `summary: ${summaryPath}`,
+    `report: ${reportPath}`,
     '',
   ].join('\n');
 }
@@ -131,12 +218,33 @@ export function exportCommand(): Command {
       '--stack <name>',
       'read a deployed stack’s ledger instead (your AWS credentials and region)',
     )
+    .option(
+      '--refresh',
+      're-read the current status of every gift that can still change from &Open first (one GET each, within the shared rate budget)',
+    )
+    .option('--api-url <url>', 'with --refresh: &Open base URL (default: the built-in sandbox)')
+    .option('--api-key <key>', 'with --refresh: &Open API key (default: $ANDOPEN_API_KEY)')
+    .addOption(
+      new Option('--region <name>', 'with --refresh: a real &Open region').choices([
+        'us',
+        'eu',
+        'staging',
+      ]),
+    )
+    .option(
+      '--max-rps <r>',
+      'with --refresh: the most requests per second to &Open',
+      positiveNumber,
+    )
     .addHelpText(
       'after',
       `
 Columns: the results file's (same order), then batch_id, source, idempotency_key.
 CSV: UTF-8 with BOM, CRLF, cells that a spreadsheet would run as formulas are prefixed with '.
-Beside the file: <name>.summary.json (totals by outcome and gift status, the exact interval).
+Beside the file: <name>.summary.json (totals by outcome and gift status, the exact interval) and
+<name>.html (the one-page report of the exported rows).
+--refresh costs one GET per created gift not yet delivered or cancelled, from the same rate budget
+as the senders: refreshing while a batch sends slows that batch accordingly.
 Exit codes: 0 written, 1 the ledger could not be read, 2 a bad option (each problem is listed).
 
 Examples:
@@ -146,4 +254,12 @@ Examples:
     .action(async (options: ExportOptions) => {
       process.exitCode = await exportCampaign(options);
     });
+}
+
+function positiveNumber(value: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0) {
+    throw new InvalidArgumentError('must be a number above 0.');
+  }
+  return number;
 }
