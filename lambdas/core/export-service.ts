@@ -13,6 +13,7 @@ export const EXPORT_COLUMNS = [
   'batch_id',
   'source',
   'idempotency_key',
+  'metadata',
 ] as const;
 
 export type ExportColumn = (typeof EXPORT_COLUMNS)[number];
@@ -155,6 +156,8 @@ export function exportRecord(row: RowRecord, source: string): Record<ExportColum
     batch_id: row.batchId,
     source,
     idempotency_key: row.idempotencyKey ?? '',
+    // A gift event's producer metadata, as one JSON object (empty for file rows).
+    metadata: row.metadata ? JSON.stringify(row.metadata) : '',
   };
 }
 

@@ -131,7 +131,7 @@ describe('the exporter handler on the stand-ins', () => {
     const lines = csv.split('\r\n').filter(Boolean).slice(1);
     expect(lines).toHaveLength(6);
     expect(lines[0]).toMatch(/^1,b1-1,camp,'@A,B,/);
-    expect(lines[0]).toMatch(/,b1,s3:\/\/uploads\/uploads\/b1\.csv,$/);
+    expect(lines[0]).toMatch(/,b1,s3:\/\/uploads\/uploads\/b1\.csv,,$/);
     const summary = JSON.parse(await text('exports/november.summary.json'));
     expect(summary).toMatchObject({
       rows: 6,

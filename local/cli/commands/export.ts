@@ -239,7 +239,7 @@ export function exportCommand(): Command {
     .addHelpText(
       'after',
       `
-Columns: the results file's (same order), then batch_id, source, idempotency_key.
+Columns: the results file's (same order), then batch_id, source, idempotency_key, metadata.
 CSV: UTF-8 with BOM, CRLF, cells that a spreadsheet would run as formulas are prefixed with '.
 Beside the file: <name>.summary.json (totals by outcome and gift status, the exact interval) and
 <name>.html (the one-page report of the exported rows).

@@ -43,7 +43,7 @@ async function campaignLedger(): Promise<InMemoryLedger> {
   await ledger.putRows([
     newRow('b1', 1, { echo: { ...newRow('b1', 1).echo, firstName: '=HYPERLINK("x")' } }),
     newRow('b1', 2),
-    newRow('b2', 1, { idempotencyKey: 'evt-42' }),
+    newRow('b2', 1, { idempotencyKey: 'evt-42', metadata: { trigger: 'signup' } }),
     newRow('b2', 2, {
       echo: { ...newRow('b2', 2).echo, campaignId: 'other' },
       body: { campaign_id: 'other', recipient: { first_name: 'A', last_name: 'B' } },
@@ -190,14 +190,15 @@ describe('ExportService', () => {
       'batch_id',
       'source',
       'idempotency_key',
+      'metadata',
     ]);
     expect(lines).toHaveLength(4);
     expect(lines[1]).toMatch(/^1,E1,camp,"'=HYPERLINK\(""x""\)",B,/);
     expect(lines[1]).toMatch(
-      /,created,gr_1,delivered,https:\/\/r\/1,.*,b1,s3:\/\/uploads\/uploads\/nov.csv,$/,
+      /,created,gr_1,delivered,https:\/\/r\/1,.*,b1,s3:\/\/uploads\/uploads\/nov.csv,,$/,
     );
     expect(lines[2]).toMatch(/,rejected,,,,validation_error,invalid_email,email,bad,req_2,/);
-    expect(lines[3]).toMatch(/,unknown,.*,b2,event,evt-42$/);
+    expect(lines[3]).toMatch(/,unknown,.*,b2,event,evt-42,"\{""trigger"":""signup""\}"$/);
     expect(summary.rows).toBe(3);
     expect(summary.byOutcome).toEqual({ created: 1, rejected: 1, invalid: 0, unknown: 1 });
     expect(summary.byGiftStatus).toEqual({ delivered: 1, none: 2 });
@@ -257,6 +258,7 @@ describe('ExportService', () => {
     expect(Object.keys(first)).toEqual([...EXPORT_COLUMNS]);
     expect(first.first_name).toBe('=HYPERLINK("x")');
     expect(JSON.parse(lines[2] ?? '{}').idempotency_key).toBe('evt-42');
+    expect(JSON.parse(JSON.parse(lines[2] ?? '{}').metadata)).toEqual({ trigger: 'signup' });
   });
 
   it('writes only the header for a campaign with no rows', async () => {
