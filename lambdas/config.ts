@@ -98,6 +98,8 @@ export interface SenderConfig {
   concurrency: number;
   firstPollAfterMs: number;
   pollDeadlineMs: number;
+  /** Webhooks are on: apply news a webhook left before the create answer was recorded. */
+  useWebhookNews: boolean;
 }
 
 /** With webhooks on, the first poll of a row waits this long: the webhook normally comes first. */
@@ -112,6 +114,7 @@ export function senderConfig(env: Environment = process.env): Readonly<SenderCon
       webhooksEnabled(env) ? WEBHOOK_SAFETY_NET_FIRST_POLL_MS : 2_000,
     ),
     pollDeadlineMs: optionalNumber(env, 'POLL_DEADLINE_MS', 30 * 60_000, { min: 1 }),
+    useWebhookNews: webhooksEnabled(env),
   });
 }
 

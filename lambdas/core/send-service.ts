@@ -4,6 +4,7 @@ import type { Ledger, RowError, SendRecord } from '../ports/ledger.ts';
 import type { SendMessage } from '../ports/send-queue.ts';
 import { type CreateOutcome, classifyCreate, retryAfterOf } from './outcome.ts';
 import type { FleetRateLimiter, LimiterFeedback, Permits } from './rate-limiter.ts';
+import { mergeGiftNews } from './webhooks/gift-event.ts';
 
 /** How long a sender trusts what it last read of a batch's phase (a stop, a resume). */
 const BATCH_PHASE_TTL_MS = 5_000;
@@ -13,6 +14,11 @@ export interface SendSettings {
   firstPollAfterMs: number;
   /** Stop waiting for a redemption URL this long after creation. */
   pollDeadlineMs: number;
+  /**
+   * Webhooks are on: right after recording a gift, apply the news a webhook left when it came
+   * before this answer was recorded (the link then needs neither the safety-net poll nor a GET).
+   */
+  useWebhookNews?: boolean;
 }
 
 /**
@@ -126,6 +132,45 @@ export class SendService {
     return { ...result, requestId: 'requestId' in outcome ? outcome.requestId : null };
   }
 
+  /** True when news a webhook kept for this gift brought its link (the row is then settled). */
+  async #settleFromWebhookNews(
+    batchId: string,
+    row: number,
+    gift: { id: string; status: string; updated_at: string | null },
+  ): Promise<boolean> {
+    if (!this.#settings.useWebhookNews) return false;
+    const news = await this.#ledger.unmatchedNews(gift.id);
+    if (news === null) return false;
+    const change = mergeGiftNews(
+      {
+        giftStatus: gift.status,
+        redemptionUrl: null,
+        giftUpdatedAt: gift.updated_at,
+        following: true,
+      },
+      {
+        id: news.giftRequestId,
+        status: news.giftStatus,
+        redemptionUrl: news.redemptionUrl,
+        updatedAt: news.giftUpdatedAt,
+      },
+    );
+    if (change?.redemptionUrl == null) return false;
+    await this.#ledger.updateGift(
+      batchId,
+      row,
+      {
+        giftStatus: change.giftStatus,
+        redemptionUrl: change.redemptionUrl,
+        giftUpdatedAt: change.giftUpdatedAt,
+        requestId: null,
+        pollDueAt: null,
+      },
+      this.#isoNow(),
+    );
+    return true;
+  }
+
   async #notClaimed(batchId: string, row: number, state: string): Promise<SendResult> {
     if (state === 'sending') {
       const reason =
@@ -153,7 +198,8 @@ export class SendService {
           pollDueAt: hasUrl ? null : createdAtMs + this.#settings.firstPollAfterMs,
           pollDeadlineAt: createdAtMs + this.#settings.pollDeadlineMs,
         });
-        return { kind: 'done', state: 'created', detail: outcome.gift.id, settled: hasUrl };
+        const settled = hasUrl || (await this.#settleFromWebhookNews(batchId, row, outcome.gift));
+        return { kind: 'done', state: 'created', detail: outcome.gift.id, settled };
       }
       case 'rejected':
         await this.#final(batchId, row, now, {

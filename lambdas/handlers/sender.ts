@@ -28,7 +28,11 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     ledger,
     api: await andOpenApi(),
     clock: systemClock,
-    settings: { firstPollAfterMs: config.firstPollAfterMs, pollDeadlineMs: config.pollDeadlineMs },
+    settings: {
+      firstPollAfterMs: config.firstPollAfterMs,
+      pollDeadlineMs: config.pollDeadlineMs,
+      useWebhookNews: config.useWebhookNews,
+    },
     limiter,
   });
   const sendRow = service;

@@ -127,6 +127,35 @@ describe('SendService', () => {
     });
   });
 
+  it('with webhooks on, applies the link a webhook brought before the answer was recorded', async () => {
+    // Prepare: the webhook with the link overtook the create answer, so its news was kept.
+    const { ledger, api } = await setUp([answer(201, { body: gift() })]);
+    await ledger.keepUnmatchedNews({
+      giftRequestId: 'gift-1',
+      giftStatus: 'submitted',
+      redemptionUrl: 'https://gift/r/1',
+      giftUpdatedAt: '2026-11-22T10:00:00.400Z',
+      expiresAt: T0 / 1000 + 86_400,
+    });
+    const service = new SendService({
+      ledger,
+      api,
+      clock: { now: () => T0 },
+      settings: { ...SETTINGS, useWebhookNews: true },
+    });
+
+    // Act
+    const result = await service.send({ batchId: 'b1', row: 1 });
+
+    // Assess
+    expect(result).toMatchObject({ kind: 'done', state: 'created', settled: true });
+    expect(await ledger.getRow('b1', 1)).toMatchObject({
+      state: 'created',
+      redemptionUrl: 'https://gift/r/1',
+      pollDueAt: null,
+    });
+  });
+
   it('does not poll a gift whose URL came with the answer', async () => {
     // Prepare
     const { ledger, service } = await setUp([
