@@ -2,48 +2,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESULTS_COLUMNS } from '../../lambdas/core/results.ts';
 import type { BatchRecord } from '../../lambdas/ports/ledger.ts';
 import { batchIdOfUpload, LocalPipeline } from '../../local/runtime/local-pipeline.ts';
 import { DEMO_CAMPAIGNS } from '../../sandbox/index.ts';
+import { parseResultsCsv } from '../support/results-csv.ts';
 
 const CHOICE = DEMO_CAMPAIGNS.choice;
 const DIRECT = DEMO_CAMPAIGNS.directSend;
 const ADDRESS = '1 Main St,,Dublin,Leinster,D01 1AA,IE,+353871234567';
-
-/** Parses our own results CSV (RFC 4180, CRLF, BOM) into records by column. */
-function parseResults(text: string): Record<string, string>[] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  const body = text.replace(/^\uFEFF/, '');
-  for (let i = 0; i < body.length; i += 1) {
-    const char = body[i];
-    if (quoted) {
-      if (char === '"' && body[i + 1] === '"') {
-        cell += '"';
-        i += 1;
-      } else if (char === '"') quoted = false;
-      else cell += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (char === '\r' && body[i + 1] === '\n') {
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = '';
-      i += 1;
-    } else cell += char;
-  }
-  const [header, ...data] = rows;
-  expect(header).toEqual([...RESULTS_COLUMNS]);
-  return data.map((cells) =>
-    Object.fromEntries(RESULTS_COLUMNS.map((c, i) => [c, cells[i] ?? ''])),
-  );
-}
 
 describe('the pipeline on one machine (fauxqs, DynamoDB Local, sandbox, the deployed handlers)', () => {
   let dir: string;
@@ -78,7 +44,7 @@ describe('the pipeline on one machine (fauxqs, DynamoDB Local, sandbox, the depl
     const batch = await pipeline.waitForBatch(batchId, () => undefined, { everyMs: 100 });
     const out = join(dir, `${name}.results.csv`);
     await pipeline.downloadResults(batch, out);
-    return { batch, batchId, results: parseResults(await readFile(out, 'utf8')) };
+    return { batch, batchId, results: parseResultsCsv(await readFile(out, 'utf8')) };
   }
 
   it('gives every row of a mixed file exactly one outcome, matching the sandbox journal', async () => {
