@@ -120,43 +120,54 @@ export class DynamoDbLedger implements Ledger {
     this.#campaignPageSize = options.campaignPageSize ?? CAMPAIGN_PAGE_SIZE;
   }
 
+  /**
+   * Sends a conditional write: true when it was made, false when its condition did not hold (the
+   * row or batch had already moved on); any other failure is thrown.
+   */
+  async #sendIf(command: PutCommand | UpdateCommand): Promise<boolean> {
+    try {
+      // Two calls for the SDK's typing: send() is generic over one command type at a time.
+      await (command instanceof PutCommand
+        ? this.#documents.send(command)
+        : this.#documents.send(command));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
   async createBatch(batch: {
     batchId: string;
     source: BatchSource;
     createdAt: string;
   }): Promise<boolean> {
     const counts = Object.fromEntries(COUNT_NAMES.map((name) => [countAttribute(name), 0]));
-    try {
-      await this.#documents.send(
-        new PutCommand({
-          TableName: this.#tableName,
-          Item: {
-            pk: batchPk(batch.batchId),
-            sk: BATCH_SK,
-            kind: 'BATCH',
-            batchId: batch.batchId,
-            source: batch.source,
-            phase: 'splitting' satisfies BatchPhase,
-            stopReason: null,
-            createdAt: batch.createdAt,
-            updatedAt: batch.createdAt,
-            splitCompletedAt: null,
-            fileError: null,
-            completedAt: null,
-            resultsKey: null,
-            lastReconciledAt: null,
-            preflight: null,
-            approvalReason: null,
-            ...counts,
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return this.#sendIf(
+      new PutCommand({
+        TableName: this.#tableName,
+        Item: {
+          pk: batchPk(batch.batchId),
+          sk: BATCH_SK,
+          kind: 'BATCH',
+          batchId: batch.batchId,
+          source: batch.source,
+          phase: 'splitting' satisfies BatchPhase,
+          stopReason: null,
+          createdAt: batch.createdAt,
+          updatedAt: batch.createdAt,
+          splitCompletedAt: null,
+          fileError: null,
+          completedAt: null,
+          resultsKey: null,
+          lastReconciledAt: null,
+          preflight: null,
+          approvalReason: null,
+          ...counts,
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
   }
 
   async getBatch(batchId: string): Promise<BatchRecord | null> {
@@ -243,34 +254,28 @@ export class DynamoDbLedger implements Ledger {
     expectedSequence: number,
     checkpoint: SplitCheckpoint,
   ): Promise<boolean> {
-    try {
-      await this.#documents.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: { pk: batchPk(batchId), sk: BATCH_SK },
-          UpdateExpression: 'SET splitCheckpoint = :checkpoint, updatedAt = :now',
-          ConditionExpression:
-            expectedSequence === 0
-              ? `${STILL_SPLITTING} AND attribute_not_exists(splitCheckpoint)`
-              : `${STILL_SPLITTING} AND splitCheckpoint.#sequence = :expected`,
-          ...(expectedSequence === 0
-            ? {}
-            : { ExpressionAttributeNames: { '#sequence': 'sequence' } }),
-          ExpressionAttributeValues: {
-            ':checkpoint': checkpoint,
-            ':now': new Date(checkpoint.savedAt).toISOString(),
-            ':splitting': 'splitting',
-            ':stopped': 'stopped',
-            ':nullType': 'NULL',
-            ...(expectedSequence === 0 ? {} : { ':expected': expectedSequence }),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return this.#sendIf(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: { pk: batchPk(batchId), sk: BATCH_SK },
+        UpdateExpression: 'SET splitCheckpoint = :checkpoint, updatedAt = :now',
+        ConditionExpression:
+          expectedSequence === 0
+            ? `${STILL_SPLITTING} AND attribute_not_exists(splitCheckpoint)`
+            : `${STILL_SPLITTING} AND splitCheckpoint.#sequence = :expected`,
+        ...(expectedSequence === 0
+          ? {}
+          : { ExpressionAttributeNames: { '#sequence': 'sequence' } }),
+        ExpressionAttributeValues: {
+          ':checkpoint': checkpoint,
+          ':now': new Date(checkpoint.savedAt).toISOString(),
+          ':splitting': 'splitting',
+          ':stopped': 'stopped',
+          ':nullType': 'NULL',
+          ...(expectedSequence === 0 ? {} : { ':expected': expectedSequence }),
+        },
+      }),
+    );
   }
 
   async getRow(batchId: string, row: number): Promise<RowRecord | null> {
@@ -708,27 +713,21 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async markReconciled(batchId: string, seen: string | null, now: string): Promise<boolean> {
-    try {
-      await this.#documents.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: { pk: batchPk(batchId), sk: BATCH_SK },
-          UpdateExpression: 'SET lastReconciledAt = :now',
-          ConditionExpression:
-            seen === null
-              ? 'attribute_exists(pk) AND (attribute_not_exists(lastReconciledAt) OR lastReconciledAt = :null)'
-              : 'lastReconciledAt = :seen',
-          ExpressionAttributeValues: {
-            ':now': now,
-            ...(seen === null ? { ':null': null } : { ':seen': seen }),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return this.#sendIf(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: { pk: batchPk(batchId), sk: BATCH_SK },
+        UpdateExpression: 'SET lastReconciledAt = :now',
+        ConditionExpression:
+          seen === null
+            ? 'attribute_exists(pk) AND (attribute_not_exists(lastReconciledAt) OR lastReconciledAt = :null)'
+            : 'lastReconciledAt = :seen',
+        ExpressionAttributeValues: {
+          ':now': now,
+          ...(seen === null ? { ':null': null } : { ':seen': seen }),
+        },
+      }),
+    );
   }
 
   async movePhase(
@@ -737,21 +736,15 @@ export class DynamoDbLedger implements Ledger {
     to: BatchPhase,
     now: string,
   ): Promise<boolean> {
-    try {
-      await this.#documents.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: { pk: batchPk(batchId), sk: BATCH_SK },
-          UpdateExpression: 'SET phase = :to, updatedAt = :now',
-          ConditionExpression: 'phase = :from',
-          ExpressionAttributeValues: { ':from': from, ':to': to, ':now': now },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return this.#sendIf(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: { pk: batchPk(batchId), sk: BATCH_SK },
+        UpdateExpression: 'SET phase = :to, updatedAt = :now',
+        ConditionExpression: 'phase = :from',
+        ExpressionAttributeValues: { ':from': from, ':to': to, ':now': now },
+      }),
+    );
   }
 
   async *listCampaignRows(
@@ -933,25 +926,19 @@ export class DynamoDbLedger implements Ledger {
     from: RowState[] = ['sending'],
   ): Promise<boolean> {
     const fromValues = Object.fromEntries(from.map((state, index) => [`:from${index}`, state]));
-    try {
-      await this.#documents.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: { pk: batchPk(batchId), sk: rowSk(row) },
-          UpdateExpression: updateExpression,
-          ConditionExpression: `#state IN (${Object.keys(fromValues).join(', ')})`,
-          ExpressionAttributeNames: {
-            '#state': 'state',
-            ...(updateExpression.includes('#errors') ? { '#errors': 'errors' } : {}),
-          },
-          ExpressionAttributeValues: { ...values, ...fromValues },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return this.#sendIf(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: { pk: batchPk(batchId), sk: rowSk(row) },
+        UpdateExpression: updateExpression,
+        ConditionExpression: `#state IN (${Object.keys(fromValues).join(', ')})`,
+        ExpressionAttributeNames: {
+          '#state': 'state',
+          ...(updateExpression.includes('#errors') ? { '#errors': 'errors' } : {}),
+        },
+        ExpressionAttributeValues: { ...values, ...fromValues },
+      }),
+    );
   }
 
   /** Writes up to 25 items, retrying what DynamoDB leaves unprocessed, with a growing pause. */
