@@ -97,7 +97,11 @@ async function main(): Promise<void> {
     console.log(`${(statSync(file).size / 1e6).toFixed(1)} MB`);
   }
 
-  const dynamoLocal = await startDynamoDbLocal({ storage: 'memory' });
+  const dynamoLocal = await startDynamoDbLocal({
+    storage: 'memory',
+    // Every row, its campaign-index entry and the batch live on DynamoDB Local's heap.
+    maxHeapMiB: Math.max(512, Math.ceil(rows / 1000) * 4),
+  });
   const fauxqs = await startFauxqsChild();
   const s3 = new S3Client(localClientConfig(fauxqs.endpoint));
   const sqs = new SQSClient(localClientConfig(fauxqs.endpoint));

@@ -19,6 +19,11 @@ export interface DynamoDbLocalOptions {
   port?: number;
   /** Defaults to `java` on the PATH. */
   javaCommand?: string;
+  /**
+   * The JVM's heap cap in MiB (default 512). In memory every item lives on the heap: a million
+   * ledger rows need a few GiB.
+   */
+  maxHeapMiB?: number;
 }
 
 export interface RunningDynamoDbLocal extends RunningStandIn {
@@ -46,7 +51,7 @@ const READY_DEADLINE_MS = 20_000;
 const READY_POLL_INTERVAL_MS = 50;
 const STOP_GRACE_MS = 5_000;
 /** Without a cap the JVM may reserve a quarter of the machine's memory. */
-const MAX_HEAP = '-Xmx512m';
+const DEFAULT_MAX_HEAP_MIB = 512;
 /** Only when we chose the port: a port given by the caller is theirs to fix. */
 const PORT_ATTEMPTS = 3;
 /** Enough for the plain jar's bind-failure stack trace to keep its first line. */
@@ -82,7 +87,7 @@ export async function startDynamoDbLocal(
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freeLoopbackPort());
     const args = [
-      MAX_HEAP,
+      `-Xmx${options.maxHeapMiB ?? DEFAULT_MAX_HEAP_MIB}m`,
       `-Djava.library.path=${distribution.libDir}`,
       ...launcher.javaArgs,
       '-sharedDb',
