@@ -195,7 +195,20 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     const batch = await ledger.getBatch(batchId);
     const peakRssMb = process.resourceUsage().maxRSS / 1024;
-    const ok = batch?.counts.rows === rows && batch.fileError === null;
+    // The ledger's totals say every row was recorded; the send queue says every valid row was also
+    // handed to the senders (fauxqs counts exactly: nothing has received from it).
+    const queued = Number(
+      (
+        await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: sendQueue,
+            AttributeNames: ['ApproximateNumberOfMessages'],
+          }),
+        )
+      ).Attributes?.ApproximateNumberOfMessages ?? -1,
+    );
+    const ok =
+      batch?.counts.rows === rows && batch.fileError === null && queued === batch.counts.valid;
     console.log(
       `\n${rows.toLocaleString('en')} rows split in ${seconds.toFixed(1)} s: ` +
         `${Math.round(rows / seconds).toLocaleString('en')} rows/s, ` +
@@ -203,8 +216,11 @@ async function main(): Promise<void> {
         `of ${limitMs / 1000} s), peak RSS ${peakRssMb.toFixed(0)} MB (this process: the splitter)`,
     );
     console.log(
-      `ledger: ${batch?.counts.rows.toLocaleString('en')} rows, ${batch?.counts.valid.toLocaleString('en')} valid, phase ${batch?.phase}` +
-        (ok ? '' : ` — NOT the ${rows} rows expected (${batch?.fileError ?? 'no file error'})`),
+      `ledger: ${batch?.counts.rows.toLocaleString('en')} rows, ${batch?.counts.valid.toLocaleString('en')} valid, phase ${batch?.phase}; ` +
+        `send queue: ${queued.toLocaleString('en')} messages` +
+        (ok
+          ? ''
+          : ` — NOT the ${rows} rows recorded and queued as expected (${batch?.fileError ?? 'no file error'})`),
     );
     if (!ok) process.exitCode = 1;
   } finally {
