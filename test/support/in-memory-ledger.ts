@@ -20,6 +20,7 @@ import type {
   TrackedGift,
   UnmatchedGiftNews,
 } from '../../lambdas/ports/ledger.ts';
+import { recordOf } from './ledger-rows.ts';
 
 const ZERO_COUNTS: BatchCounts = {
   rows: 0,
@@ -78,26 +79,7 @@ export class InMemoryLedger implements Ledger {
   async putRows(rows: NewRow[]): Promise<void> {
     const now = new Date().toISOString();
     for (const row of rows) {
-      this.rows.set(key(row.batchId, row.row), {
-        ...structuredClone(row),
-        idempotencyKey: row.idempotencyKey ?? null,
-        metadata: row.metadata ? { ...row.metadata } : null,
-        giftRequestId: null,
-        giftStatus: null,
-        redemptionUrl: null,
-        requestId: null,
-        sentAt: null,
-        unknownReason: null,
-        releasedFromUnknownAt: null,
-        previousUnknownReason: null,
-        previousRequestId: null,
-        giftCreatedAt: null,
-        giftUpdatedAt: null,
-        createdAt: now,
-        updatedAt: now,
-        pollDueAt: null,
-        pollDeadlineAt: null,
-      });
+      this.rows.set(key(row.batchId, row.row), recordOf(row, now));
     }
   }
 

@@ -3,9 +3,16 @@ import { CompletionService } from '../../../lambdas/core/completion-service.ts';
 import { PollService } from '../../../lambdas/core/poll-service.ts';
 import { RESULTS_COLUMNS, resultsCsv } from '../../../lambdas/core/results.ts';
 import type { ApiCall, GiftingApi, GiftRequest } from '../../../lambdas/ports/gifting-api.ts';
-import type { NewRow, RowRecord } from '../../../lambdas/ports/ledger.ts';
+import type { RowRecord } from '../../../lambdas/ports/ledger.ts';
 import { InMemoryLedger } from '../../support/in-memory-ledger.ts';
 import { InMemoryObjectStore } from '../../support/in-memory-ports.ts';
+import {
+  createdAnswer,
+  createFileBatch,
+  newRow,
+  recordOf,
+  recordSent,
+} from '../../support/ledger-rows.ts';
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
 const ISO0 = new Date(T0).toISOString();
@@ -48,32 +55,9 @@ const found = (id: string, url: string | null): ApiCall<GiftRequest> => ({
   },
 });
 
-function newRow(row: number, overrides: Partial<NewRow> = {}): NewRow {
-  return {
-    batchId: 'b1',
-    row,
-    line: row + 1,
-    state: 'pending',
-    echo: {
-      externalId: `E${row}`,
-      campaignId: 'c',
-      firstName: 'A',
-      lastName: 'B',
-      email: null,
-    },
-    body: { campaign_id: 'c', recipient: { first_name: 'A', last_name: 'B' } },
-    errors: [],
-    ...overrides,
-  };
-}
-
 /** A batch of two created rows waiting for URLs and one invalid row, split and sent. */
 async function sentBatch(ledger: InMemoryLedger) {
-  await ledger.createBatch({
-    batchId: 'b1',
-    source: { description: 's3://u/k', bucket: 'u', key: 'k', versionOrEtag: 'e' },
-    createdAt: ISO0,
-  });
+  await createFileBatch(ledger, 'b1', ISO0);
   await ledger.putRows([
     newRow(1),
     newRow(2),
@@ -92,23 +76,14 @@ async function sentBatch(ledger: InMemoryLedger) {
   ]);
   await ledger.completeSplit('b1', { rows: 3, valid: 2, invalid: 1 }, null);
   for (const row of [1, 2]) {
-    await ledger.claimRow('b1', row, ISO0);
-    await ledger.recordSend(
-      'b1',
-      row,
-      {
-        state: 'created',
-        requestId: `req_post_${row}`,
-        giftRequestId: `g${row}`,
-        giftStatus: 'submitted',
-        redemptionUrl: null,
-        giftCreatedAt: ISO0,
-        giftUpdatedAt: ISO0,
-        pollDueAt: T0 + 1_000,
-        pollDeadlineAt: T0 + 30_000,
-      },
-      ISO0,
-    );
+    const answer = createdAnswer({
+      requestId: `req_post_${row}`,
+      giftRequestId: `g${row}`,
+      at: ISO0,
+      pollDueAt: T0 + 1_000,
+      pollDeadlineAt: T0 + 30_000,
+    });
+    await recordSent(ledger, 'b1', row, answer, ISO0);
   }
   await ledger.addToCounts('b1', { created: 2 }, ISO0);
 }
@@ -300,25 +275,7 @@ describe('resultsCsv', () => {
   }
 
   function record(overrides: Partial<RowRecord>): RowRecord {
-    return {
-      ...newRow(1),
-      giftRequestId: null,
-      giftStatus: null,
-      redemptionUrl: null,
-      requestId: null,
-      sentAt: null,
-      unknownReason: null,
-      releasedFromUnknownAt: null,
-      previousUnknownReason: null,
-      previousRequestId: null,
-      giftCreatedAt: null,
-      giftUpdatedAt: null,
-      createdAt: ISO0,
-      updatedAt: ISO0,
-      pollDueAt: null,
-      pollDeadlineAt: null,
-      ...overrides,
-    } as RowRecord;
+    return { ...recordOf(newRow(1), ISO0), ...overrides };
   }
 
   it('neutralises every cell a spreadsheet would run as a formula', async () => {

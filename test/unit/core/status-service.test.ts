@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { StatusService } from '../../../lambdas/core/status-service.ts';
-import type { NewRow } from '../../../lambdas/ports/ledger.ts';
 import type { LimiterState, LimiterStore } from '../../../lambdas/ports/rate-limit.ts';
 import { InMemoryLedger } from '../../support/in-memory-ledger.ts';
+import { createdAnswer, createFileBatch, newRow, recordSent } from '../../support/ledger-rows.ts';
 
 const STARTED = '2026-11-22T10:00:00.000Z';
 /** Ten minutes after the batch started. */
@@ -27,35 +27,13 @@ class FixedLimiter implements LimiterStore {
   }
 }
 
-function newRow(row: number, overrides: Partial<NewRow> = {}): NewRow {
-  return {
-    batchId: 'b1',
-    row,
-    line: row + 1,
-    state: 'pending',
-    echo: { externalId: `E${row}`, campaignId: 'c', firstName: 'A', lastName: 'B', email: null },
-    body: { campaign_id: 'c', recipient: { first_name: 'A', last_name: 'B' } },
-    errors: [],
-    ...overrides,
-  };
-}
-
 /**
  * 10 rows: 1 invalid, 4 rejected for the same code (+1 other), 2 created (one waiting for its URL),
  * 1 unknown; 1 still pending. Counters as the services keep them.
  */
 async function sendingBatch(): Promise<InMemoryLedger> {
   const ledger = new InMemoryLedger();
-  await ledger.createBatch({
-    batchId: 'b1',
-    source: {
-      description: 's3://uploads/uploads/staff.csv',
-      bucket: 'u',
-      key: 'k',
-      versionOrEtag: null,
-    },
-    createdAt: STARTED,
-  });
+  await createFileBatch(ledger, 'b1', STARTED, 's3://uploads/uploads/staff.csv');
   const invalid = newRow(10, {
     state: 'invalid',
     body: null,
@@ -67,8 +45,8 @@ async function sendingBatch(): Promise<InMemoryLedger> {
   await ledger.completeSplit('b1', { rows: 10, valid: 9, invalid: 1 }, null);
   const now = STARTED;
   for (const row of [1, 2, 3, 4]) {
-    await ledger.claimRow('b1', row, now);
-    await ledger.recordSend(
+    await recordSent(
+      ledger,
       'b1',
       row,
       {
@@ -86,8 +64,8 @@ async function sendingBatch(): Promise<InMemoryLedger> {
       now,
     );
   }
-  await ledger.claimRow('b1', 5, now);
-  await ledger.recordSend(
+  await recordSent(
+    ledger,
     'b1',
     5,
     {
@@ -103,26 +81,18 @@ async function sendingBatch(): Promise<InMemoryLedger> {
     [6, 'https://r/6'],
     [7, null],
   ] as const) {
-    await ledger.claimRow('b1', row, now);
-    await ledger.recordSend(
-      'b1',
-      row,
-      {
-        state: 'created',
-        requestId: `req_${row}`,
-        giftRequestId: `gr_${row}`,
-        giftStatus: 'submitted',
-        redemptionUrl: url,
-        giftCreatedAt: now,
-        giftUpdatedAt: now,
-        pollDueAt: url ? null : NOW,
-        pollDeadlineAt: url ? null : NOW + 60_000,
-      },
-      now,
-    );
+    const answer = createdAnswer({
+      requestId: `req_${row}`,
+      giftRequestId: `gr_${row}`,
+      at: now,
+      redemptionUrl: url,
+      pollDueAt: url ? null : NOW,
+      pollDeadlineAt: url ? null : NOW + 60_000,
+    });
+    await recordSent(ledger, 'b1', row, answer, now);
   }
-  await ledger.claimRow('b1', 8, now);
-  await ledger.recordSend(
+  await recordSent(
+    ledger,
     'b1',
     8,
     { state: 'unknown', requestId: 'req_8', reason: 'HTTP 502' },
