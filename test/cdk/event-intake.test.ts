@@ -1,34 +1,19 @@
-import { readFileSync } from 'node:fs';
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GIFT_REQUESTED_DETAIL_TYPE } from '../../lambdas/core/events/gift-event.ts';
-import { GiftBatchStack } from '../../lib/gift-batch-stack.ts';
 import { PIPELINE } from '../../lib/pipeline-settings.ts';
 import { StackSettingsError } from '../../lib/stack-settings.ts';
+import {
+  CDK_TIMEOUT,
+  type Json,
+  logicalIdOf,
+  type Resource,
+  resourcesOf,
+  synthesize,
+} from '../support/synthesized-stack.ts';
 
-const CDK_TIMEOUT = 60_000;
 const PRODUCERS = ['111122223333', '444455556666'];
-const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
-  context: Record<string, unknown>;
-};
-
-// biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation is untyped JSON, read by path
-type Json = any;
-type Resource = { Type: string; Properties?: Record<string, Json> };
-
-function synthesize(context: Record<string, unknown> = {}) {
-  const app = new App({
-    context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [], ...context },
-  });
-  const stack = new GiftBatchStack(app, 'GiftBatchEvents');
-  return { app, stack, template: Template.fromStack(stack) };
-}
-
-const resourcesOf = (template: Template, type: string) =>
-  Object.entries(template.findResources(type)) as [string, Resource][];
-const logicalIdOf = (value: Json): string | undefined => value?.Ref ?? value?.['Fn::GetAtt']?.[0];
 
 function functionId(template: Template, start: string): string {
   const found = resourcesOf(template, 'AWS::Lambda::Function').find(([, fn]) =>
@@ -52,7 +37,7 @@ describe('event intake (stack)', () => {
   let template: Template;
 
   beforeAll(() => {
-    synthesized = synthesize({ intakeProducerAccounts: PRODUCERS.join(',') });
+    synthesized = synthesize('GiftBatchEvents', { intakeProducerAccounts: PRODUCERS.join(',') });
     template = synthesized.template;
   }, CDK_TIMEOUT);
 
@@ -140,11 +125,13 @@ describe('event intake (stack)', () => {
     timeout: CDK_TIMEOUT,
   }, () => {
     // Act
-    const plain = synthesize().template;
+    const plain = synthesize('GiftBatchEvents').template;
 
     // Assess
     expect(JSON.stringify(plain.toJSON())).not.toContain('GiftEventProducers');
-    expect(() => synthesize({ intakeProducerAccounts: '1234' })).toThrow(StackSettingsError);
+    expect(() => synthesize('GiftBatchEvents', { intakeProducerAccounts: '1234' })).toThrow(
+      StackSettingsError,
+    );
   });
 
   it('grants the intake the ledger, the send queue and the bus, and nothing of &Open', {

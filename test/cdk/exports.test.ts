@@ -1,23 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LEDGER_INDEXES } from '../../lambdas/adapters/ledger-table.ts';
-import { GiftBatchStack } from '../../lib/gift-batch-stack.ts';
-
-const CDK_TIMEOUT = 60_000;
-const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
-  context: Record<string, unknown>;
-};
-
-// biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation is untyped JSON, read by path
-type Json = any;
-type Resource = { Type: string; Properties?: Record<string, Json> };
-
-const refOf = (value: unknown): string | undefined => {
-  const v = value as { Ref?: string; 'Fn::GetAtt'?: [string, string] } | undefined;
-  return v?.Ref ?? v?.['Fn::GetAtt']?.[0];
-};
+import {
+  CDK_TIMEOUT,
+  type Json,
+  logicalIdOf,
+  type Resource,
+  synthesize,
+} from '../support/synthesized-stack.ts';
 
 describe('the exports construct in the stack', () => {
   let resources: Record<string, Resource>;
@@ -26,8 +15,7 @@ describe('the exports construct in the stack', () => {
   let exporter: Resource;
 
   beforeAll(() => {
-    const app = new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
-    const template = Template.fromStack(new GiftBatchStack(app, 'GiftBatchExports')).toJSON();
+    const template = synthesize('GiftBatchExports').template.toJSON();
     resources = template.Resources;
     outputs = template.Outputs;
     const found = Object.entries(resources).find(
@@ -41,23 +29,25 @@ describe('the exports construct in the stack', () => {
 
   /** Every statement of the exporter's role's policies. */
   const statements = (): { Action: string | string[]; Resource: Json }[] => {
-    const roleId = refOf(exporter.Properties?.Role);
+    const roleId = logicalIdOf(exporter.Properties?.Role);
     return Object.values(resources)
       .filter((resource) => resource.Type === 'AWS::IAM::Policy')
-      .filter((policy) => policy.Properties?.Roles.some((role: unknown) => refOf(role) === roleId))
+      .filter((policy) =>
+        policy.Properties?.Roles.some((role: unknown) => logicalIdOf(role) === roleId),
+      )
       .flatMap((policy) => policy.Properties?.PolicyDocument.Statement);
   };
   const actions = () => statements().flatMap((statement) => [statement.Action].flat());
 
   it('runs on requests put under exports/requests/ in the results bucket, and only those', () => {
     // Prepare
-    const resultsId = refOf(outputs.ResultsBucketName?.Value);
+    const resultsId = logicalIdOf(outputs.ResultsBucketName?.Value);
 
     // Act
     const notifications = Object.values(resources).filter(
       (resource) =>
         resource.Type === 'Custom::S3BucketNotifications' &&
-        refOf(resource.Properties?.BucketName) === resultsId,
+        logicalIdOf(resource.Properties?.BucketName) === resultsId,
     );
 
     // Assess

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { App, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Validations } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -11,37 +10,19 @@ import {
 } from '../../lambdas/adapters/ledger-table.ts';
 import { MAX_DELAY_SECONDS } from '../../lambdas/core/send-counts.ts';
 import { METRIC, METRICS_NAMESPACE } from '../../lambdas/handlers/metrics.ts';
-import { GiftBatchStack } from '../../lib/gift-batch-stack.ts';
 import { PIPELINE } from '../../lib/pipeline-settings.ts';
+import {
+  CDK_TIMEOUT,
+  type Json,
+  logicalIdOf,
+  type Resource,
+  resourcesOf,
+  synthesize,
+} from '../support/synthesized-stack.ts';
 
-const CDK_TIMEOUT = 60_000;
-const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
-  context: Record<string, unknown>;
-};
-
-// biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation is untyped JSON, read by path
-type Json = any;
-type Resource = { Type: string; Properties?: Record<string, Json>; DeletionPolicy?: string };
 type Statement = { Effect: string; Action: string | string[]; Resource: Json; Condition?: Json };
 const statementsOf = (policy: Resource): Statement[] =>
   policy.Properties?.PolicyDocument?.Statement ?? [];
-
-/** The stack as `cdk synth` builds it (cdk.json's feature flags), minus bundling. */
-function synthesize(context: Record<string, unknown> = {}): {
-  app: App;
-  stack: GiftBatchStack;
-  template: Template;
-} {
-  const app = new App({
-    context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [], ...context },
-  });
-  const stack = new GiftBatchStack(app, 'GiftBatchTest');
-  return { app, stack, template: Template.fromStack(stack) };
-}
-
-function resourcesOf(template: Template, type: string): [string, Resource][] {
-  return Object.entries(template.findResources(type)) as [string, Resource][];
-}
 
 /** Our handlers (CDK adds helper functions of its own for custom resources). */
 function pipelineFunctions(template: Template): [string, Resource][] {
@@ -57,11 +38,6 @@ function functionByDescription(template: Template, start: string): [string, Reso
   if (!found) throw new Error(`no function described "${start}…"`);
   return found;
 }
-
-const logicalIdOf = (value: unknown): string | undefined => {
-  const v = value as { Ref?: string; 'Fn::GetAtt'?: [string, string] } | undefined;
-  return v?.Ref ?? v?.['Fn::GetAtt']?.[0];
-};
 
 /** Every acknowledgement recorded in the construct tree: [construct path, rule id, reason]. */
 function acknowledgements(root: IConstruct): [string, string, string][] {
@@ -83,7 +59,7 @@ describe('GiftBatchStack', () => {
   let template: Template;
 
   beforeAll(() => {
-    synthesized = synthesize();
+    synthesized = synthesize('GiftBatchTest');
     template = synthesized.template;
   }, CDK_TIMEOUT);
 
@@ -383,11 +359,11 @@ describe('GiftBatchStack', () => {
       timeout: CDK_TIMEOUT,
     }, () => {
       // Act
-      const { template: plain } = synthesize({
+      const { template: plain } = synthesize('GiftBatchTest', {
         splitterPreflight: 'false',
         approvalRowsOver: 'off',
       });
-      const { template: strict } = synthesize({ approvalRowsOver: '50' });
+      const { template: strict } = synthesize('GiftBatchTest', { approvalRowsOver: '50' });
 
       // Assess
       const splitterEnv = (t: Template) =>
@@ -396,7 +372,9 @@ describe('GiftBatchStack', () => {
       expect(Object.keys(splitterEnv(plain))).not.toContain('SPLITTER_PREFLIGHT');
       expect(Object.keys(splitterEnv(plain))).not.toContain('APPROVAL_ROWS_OVER');
       expect(splitterEnv(strict).APPROVAL_ROWS_OVER).toBe('50');
-      expect(() => synthesize({ approvalRowsOver: 'lots' })).toThrow(/approvalRowsOver/);
+      expect(() => synthesize('GiftBatchTest', { approvalRowsOver: 'lots' })).toThrow(
+        /approvalRowsOver/,
+      );
     });
 
     it('re-drives a quiet batch only after a live message can no longer be out of sight', {
@@ -469,7 +447,7 @@ describe('GiftBatchStack', () => {
       const name = 'gift-batch/andopen-api-key';
 
       // Act
-      const imported = synthesize({ apiKeySecretName: name }).template;
+      const imported = synthesize('GiftBatchTest', { apiKeySecretName: name }).template;
 
       // Assess
       imported.resourceCountIs('AWS::SecretsManager::Secret', 0);
@@ -495,7 +473,7 @@ describe('GiftBatchStack', () => {
       timeout: CDK_TIMEOUT,
     }, () => {
       // Prepare
-      const eu = synthesize({ andopenBaseUrl: 'eu' }).template;
+      const eu = synthesize('GiftBatchTest', { andopenBaseUrl: 'eu' }).template;
 
       // Act
       const baseUrls = pipelineFunctions(eu)
@@ -504,7 +482,9 @@ describe('GiftBatchStack', () => {
 
       // Assess
       expect(baseUrls).toEqual(['eu', 'eu', 'eu']); // splitter (preflight), sender, poller
-      expect(() => synthesize({ andopenBaseUrl: 'ftp://example.com' })).toThrow(/andopenBaseUrl/);
+      expect(() => synthesize('GiftBatchTest', { andopenBaseUrl: 'ftp://example.com' })).toThrow(
+        /andopenBaseUrl/,
+      );
     });
   });
 
@@ -635,7 +615,7 @@ describe('GiftBatchStack', () => {
       timeout: CDK_TIMEOUT,
     }, () => {
       // Prepare
-      const variant = synthesize({
+      const variant = synthesize('GiftBatchTest', {
         apiKeySecretName: 'gift-batch/andopen-api-key',
         alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:alarms',
         andopenMaxRps: '20',

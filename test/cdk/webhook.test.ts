@@ -1,29 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GiftBatchStack } from '../../lib/gift-batch-stack.ts';
-
-const CDK_TIMEOUT = 60_000;
-const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
-  context: Record<string, unknown>;
-};
-
-// biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation is untyped JSON, read by path
-type Json = any;
-type Resource = { Type: string; Properties?: Record<string, Json> };
-
-function synthesize(context: Record<string, unknown> = {}) {
-  const app = new App({
-    context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [], ...context },
-  });
-  const stack = new GiftBatchStack(app, 'GiftBatchWebhookTest');
-  return { app, stack, template: Template.fromStack(stack) };
-}
-
-const resourcesOf = (template: Template, type: string) =>
-  Object.entries(template.findResources(type)) as [string, Resource][];
+import {
+  CDK_TIMEOUT,
+  type Json,
+  type Resource,
+  resourcesOf,
+  synthesize,
+} from '../support/synthesized-stack.ts';
 
 function functionByDescription(template: Template, start: string): [string, Resource] {
   const found = resourcesOf(template, 'AWS::Lambda::Function').find(([, fn]) =>
@@ -45,7 +29,7 @@ describe('webhooks in the stack (-c webhooks=true)', () => {
   let template: Template;
 
   beforeAll(() => {
-    synthesized = synthesize({ webhooks: 'true' });
+    synthesized = synthesize('GiftBatchWebhookTest', { webhooks: 'true' });
     template = synthesized.template;
   }, CDK_TIMEOUT);
 
@@ -53,7 +37,7 @@ describe('webhooks in the stack (-c webhooks=true)', () => {
     timeout: CDK_TIMEOUT,
   }, () => {
     // Act
-    const plain = synthesize().template;
+    const plain = synthesize('GiftBatchWebhookTest').template;
 
     // Assess
     plain.resourceCountIs('AWS::Lambda::Url', 0);
@@ -177,7 +161,10 @@ describe('webhooks in the stack (-c webhooks=true)', () => {
     timeout: CDK_TIMEOUT,
   }, () => {
     // Act
-    const imported = synthesize({ webhooks: 'true', webhookSecretName: 'prod/andopen-webhook' });
+    const imported = synthesize('GiftBatchWebhookTest', {
+      webhooks: 'true',
+      webhookSecretName: 'prod/andopen-webhook',
+    });
 
     // Assess
     const [, receiver] = functionByDescription(imported.template, 'gift-batch webhook');
@@ -188,7 +175,7 @@ describe('webhooks in the stack (-c webhooks=true)', () => {
 
   it('refuse a webhooks context that is not true or false', { timeout: CDK_TIMEOUT }, () => {
     // Act
-    const act = () => synthesize({ webhooks: 'yes please' });
+    const act = () => synthesize('GiftBatchWebhookTest', { webhooks: 'yes please' });
 
     // Assess
     expect(act).toThrow(/context webhooks must be true or false/);
