@@ -69,13 +69,14 @@ export async function recordSent(
 }
 
 /**
- * &Open's answer to a create: the gift submitted at `at`, with its link, or without one and the
- * poller's times to look for it.
+ * &Open's answer to a create: the gift (`submitted` unless told) at `at`, with its link, or without
+ * one and the poller's times to look for it.
  */
 export function createdAnswer(answer: {
   requestId: string;
   giftRequestId: string;
   at: string;
+  giftStatus?: string;
   redemptionUrl?: string | null;
   pollDueAt?: number | null;
   pollDeadlineAt?: number | null;
@@ -84,7 +85,7 @@ export function createdAnswer(answer: {
     state: 'created',
     requestId: answer.requestId,
     giftRequestId: answer.giftRequestId,
-    giftStatus: 'submitted',
+    giftStatus: answer.giftStatus ?? 'submitted',
     redemptionUrl: answer.redemptionUrl ?? null,
     giftCreatedAt: answer.at,
     giftUpdatedAt: answer.at,

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { CompletionService } from '../../../lambdas/core/completion-service.ts';
 import { PollService } from '../../../lambdas/core/poll-service.ts';
 import { RESULTS_COLUMNS, resultsCsv } from '../../../lambdas/core/results.ts';
-import type { ApiCall, GiftingApi, GiftRequest } from '../../../lambdas/ports/gifting-api.ts';
+import type { ApiCall, GiftRequest } from '../../../lambdas/ports/gifting-api.ts';
 import type { RowRecord } from '../../../lambdas/ports/ledger.ts';
+import { GetOnlyApi } from '../../support/get-only-api.ts';
 import { InMemoryLedger } from '../../support/in-memory-ledger.ts';
 import { InMemoryObjectStore } from '../../support/in-memory-ports.ts';
 import {
@@ -17,24 +18,6 @@ import {
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
 const ISO0 = new Date(T0).toISOString();
 const POLL = { minIntervalMs: 1_000, maxIntervalMs: 60_000, rowsPerRun: 100, concurrency: 2 };
-
-class GetOnlyApi implements GiftingApi {
-  readonly asked: string[] = [];
-  constructor(private readonly answer: (id: string) => ApiCall<GiftRequest>) {}
-  async getGiftRequest(id: string): Promise<ApiCall<GiftRequest>> {
-    this.asked.push(id);
-    return this.answer(id);
-  }
-  createGiftRequest(): never {
-    throw new Error('not used');
-  }
-  getCampaign(): never {
-    throw new Error('not used');
-  }
-  listCampaigns(): never {
-    throw new Error('not used');
-  }
-}
 
 const found = (id: string, url: string | null): ApiCall<GiftRequest> => ({
   kind: 'response',

@@ -1,30 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { RefreshService } from '../../../lambdas/core/refresh-service.ts';
-import type { ApiCall, GiftingApi, GiftRequest } from '../../../lambdas/ports/gifting-api.ts';
+import type { ApiCall, GiftRequest } from '../../../lambdas/ports/gifting-api.ts';
 import type { NewRow } from '../../../lambdas/ports/ledger.ts';
+import { GetOnlyApi } from '../../support/get-only-api.ts';
 import { InMemoryLedger } from '../../support/in-memory-ledger.ts';
+import { createdAnswer, createFileBatch, recordSent } from '../../support/ledger-rows.ts';
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
 const ISO0 = new Date(T0).toISOString();
 const CAMPAIGN = 'camp';
-
-class GetOnlyApi implements GiftingApi {
-  readonly asked: string[] = [];
-  constructor(private readonly answer: (id: string, asked: number) => ApiCall<GiftRequest>) {}
-  async getGiftRequest(id: string): Promise<ApiCall<GiftRequest>> {
-    this.asked.push(id);
-    return this.answer(id, this.asked.filter((asked) => asked === id).length);
-  }
-  createGiftRequest(): never {
-    throw new Error('not used');
-  }
-  getCampaign(): never {
-    throw new Error('not used');
-  }
-  listCampaigns(): never {
-    throw new Error('not used');
-  }
-}
 
 const found = (id: string, status: string, url: string | null): ApiCall<GiftRequest> => ({
   kind: 'response',
@@ -74,11 +58,7 @@ function newRow(row: number): NewRow {
 
 /** Rows 1–3 created (g1 submitted, g2 submitted with its link, g3 delivered), row 4 rejected. */
 async function sentCampaign(ledger: InMemoryLedger): Promise<void> {
-  await ledger.createBatch({
-    batchId: 'b1',
-    source: { description: 's3://u/k', bucket: 'u', key: 'k', versionOrEtag: 'e' },
-    createdAt: ISO0,
-  });
+  await createFileBatch(ledger, 'b1', ISO0);
   await ledger.putRows([1, 2, 3, 4].map(newRow));
   await ledger.completeSplit('b1', { rows: 4, valid: 4, invalid: 0 }, null);
   const created = {
@@ -87,26 +67,16 @@ async function sentCampaign(ledger: InMemoryLedger): Promise<void> {
     3: ['delivered', 'https://gift/r/3'],
   } as const;
   for (const [row, [status, url]] of Object.entries(created)) {
-    await ledger.claimRow('b1', Number(row), ISO0);
-    await ledger.recordSend(
-      'b1',
-      Number(row),
-      {
-        state: 'created',
-        requestId: `req_post_${row}`,
-        giftRequestId: `g${row}`,
-        giftStatus: status,
-        redemptionUrl: url,
-        giftCreatedAt: ISO0,
-        giftUpdatedAt: ISO0,
-        pollDueAt: null,
-        pollDeadlineAt: null,
-      },
-      ISO0,
-    );
+    const answer = createdAnswer({
+      requestId: `req_post_${row}`,
+      giftRequestId: `g${row}`,
+      at: ISO0,
+      giftStatus: status,
+      redemptionUrl: url,
+    });
+    await recordSent(ledger, 'b1', Number(row), answer, ISO0);
   }
-  await ledger.claimRow('b1', 4, ISO0);
-  await ledger.recordSend('b1', 4, { state: 'rejected', requestId: 'req_4', errors: [] }, ISO0);
+  await recordSent(ledger, 'b1', 4, { state: 'rejected', requestId: 'req_4', errors: [] }, ISO0);
 }
 
 const RANGE = { campaignId: CAMPAIGN, from: null, to: null };
