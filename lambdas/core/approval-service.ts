@@ -9,6 +9,10 @@ export type ApproveResult =
   /** Not waiting: already approved, sending, complete or stopped (approving twice is harmless). */
   | { kind: 'not-awaiting'; batch: BatchRecord };
 
+export class ApprovalError extends Error {
+  override readonly name = 'ApprovalError';
+}
+
 /**
  * The guardrail's second half: a batch the splitter held (over the size limit, or with preflight
  * findings) sends nothing until a person approves it.
@@ -18,17 +22,20 @@ export type ApproveResult =
  * 2. Release: `approved → sending` (conditional again: one releaser wins), then queue every pending
  *    row of the batch. The claim before each POST still lets each row be sent once, whatever the
  *    number of messages.
- * In AWS a person approves (`aws dynamodb update-item`, see the README) and the poller's next run
- * releases; locally `gift-batch approve` does both.
+ * A person approves with `gift-batch approve BATCH` (`--stack NAME` in AWS); the poller's next run
+ * releases, in AWS and in a local run alike (`gift-batch run --yes` approves and releases at once).
  */
 export class ApprovalService {
   readonly #ledger: Ledger;
-  readonly #reconcile: ReconcileService;
+  readonly #reconcile: ReconcileService | null;
   readonly #clock: Clock;
 
-  constructor(deps: { ledger: Ledger; queue: SendQueue; clock: Clock }) {
+  /** Without a queue it only approves (`gift-batch approve`): releasing is the poller's. */
+  constructor(deps: { ledger: Ledger; queue?: SendQueue | null; clock: Clock }) {
     this.#ledger = deps.ledger;
-    this.#reconcile = new ReconcileService({ ledger: deps.ledger, queue: deps.queue });
+    this.#reconcile = deps.queue
+      ? new ReconcileService({ ledger: deps.ledger, queue: deps.queue })
+      : null;
     this.#clock = deps.clock;
   }
 
@@ -43,6 +50,9 @@ export class ApprovalService {
 
   /** Queues the rows of one approved batch; null when it was not (or no longer) approved. */
   async release(batchId: string): Promise<number | null> {
+    if (this.#reconcile === null) {
+      throw new ApprovalError('this approval service has no send queue: it cannot release');
+    }
     if (!(await this.#ledger.movePhase(batchId, 'approved', 'sending', this.#isoNow()))) {
       return null;
     }

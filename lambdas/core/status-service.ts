@@ -31,6 +31,23 @@ export interface BatchStatus {
   fileError: string | null;
   completedAt: string | null;
   resultsKey: string | null;
+  /**
+   * A batch held for a person (`awaiting-approval`: nothing is sent until someone approves it) or
+   * just approved (`approved`: the poller's next run starts sending). Null in every other phase.
+   */
+  approval: BatchApproval | null;
+}
+
+export interface BatchApproval {
+  state: 'awaiting' | 'approved';
+  /** Why it was held: over the size limit, preflight findings. */
+  reason: string | null;
+  /** What the splitter's preflight found (the first findings, one line each), when it ran. */
+  preflightFindings: string[];
+  /** How many findings there were in all (the lines above may be fewer). */
+  preflightFindingsTotal: number;
+  /** The command that approves it (`gift-batch approve …`); null once approved. */
+  approveCommand: string | null;
 }
 
 export interface ErrorCodeGroup {
@@ -92,11 +109,19 @@ export class StatusService {
   readonly #ledger: Ledger;
   readonly #limiter: LimiterStore | null;
   readonly #clock: Clock;
+  readonly #approveCommand: (batchId: string) => string;
 
-  constructor(deps: { ledger: Ledger; limiter?: LimiterStore | null; clock: Clock }) {
+  constructor(deps: {
+    ledger: Ledger;
+    limiter?: LimiterStore | null;
+    clock: Clock;
+    /** The command a person approves a held batch with, where they read the status. */
+    approveCommand?: (batchId: string) => string;
+  }) {
     this.#ledger = deps.ledger;
     this.#limiter = deps.limiter ?? null;
     this.#clock = deps.clock;
+    this.#approveCommand = deps.approveCommand ?? ((batchId) => `gift-batch approve ${batchId}`);
   }
 
   async list(options: { limit?: number } = {}): Promise<StatusList> {
@@ -180,6 +205,19 @@ export class StatusService {
       fileError: batch.fileError,
       completedAt: batch.completedAt,
       resultsKey: batch.resultsKey,
+      approval: this.#approvalOf(batch),
+    };
+  }
+
+  #approvalOf(batch: BatchRecord): BatchApproval | null {
+    if (batch.phase !== 'awaiting-approval' && batch.phase !== 'approved') return null;
+    const waiting = batch.phase === 'awaiting-approval';
+    return {
+      state: waiting ? 'awaiting' : 'approved',
+      reason: batch.approvalReason ?? null,
+      preflightFindings: [...(batch.preflight?.messages ?? [])],
+      preflightFindingsTotal: batch.preflight?.findings ?? 0,
+      approveCommand: waiting ? this.#approveCommand(batch.batchId) : null,
     };
   }
 

@@ -66,8 +66,10 @@ function report(result: SplitResult, trigger: object): void {
     metrics.addMetric(METRIC.RowsInvalid, METRIC_UNIT.RowsInvalid, result.invalid);
   }
   logger.info('split', { ...trigger, ...result, summary: undefined });
+  // The guardrail working as configured, not a fault: info, so a local run's terminal stays clean
+  // (its handlers log warnings only); gift-batch status and approve show the batch waiting.
   if (result.kind === 'split' && result.awaitingApproval) {
-    logger.warn('batch awaits approval: nothing is sent until a person approves it', {
+    logger.info('batch awaits approval: nothing is sent until a person approves it', {
       batchId: result.batchId,
       reason: result.awaitingApproval,
     });

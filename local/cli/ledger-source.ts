@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
 import { DynamoDbLimiterStore } from '../../lambdas/adapters/dynamodb-limiter-store.ts';
 import type { Ledger } from '../../lambdas/ports/ledger.ts';
 import type { LimiterStore } from '../../lambdas/ports/rate-limit.ts';
-import { readStackSettings } from '../aws/stack-outputs.ts';
+import { readStackSettings, type StackSettings } from '../aws/stack-outputs.ts';
 import { openLocalLedger } from '../runtime/local-ledger.ts';
 
 export interface LedgerSourceOptions {
@@ -23,11 +23,28 @@ export interface LedgerSource {
   stop(): Promise<void>;
 }
 
-/** The ledger `status` and `export` read: the local one under --state-dir, or a stack's table. */
-export async function openLedgerSource(options: LedgerSourceOptions): Promise<LedgerSource> {
+/**
+ * How a stack is reached: its outputs (DescribeStacks with the user's credentials) and the DynamoDB
+ * client config (the user's). Tests give a stand-in's instead.
+ */
+export interface StackAccess {
+  readStack(stackName: string): Promise<StackSettings>;
+  dynamoDb: DynamoDBClientConfig;
+}
+
+const USERS_AWS: StackAccess = { readStack: (name) => readStackSettings(name), dynamoDb: {} };
+
+/**
+ * The ledger `status`, `export` and `approve` read: the local one under --state-dir, or a stack's
+ * table.
+ */
+export async function openLedgerSource(
+  options: LedgerSourceOptions,
+  stackAccess: StackAccess = USERS_AWS,
+): Promise<LedgerSource> {
   if (options.stack) {
-    const settings = await readStackSettings(options.stack);
-    const client = new DynamoDBClient({});
+    const settings = await stackAccess.readStack(options.stack);
+    const client = new DynamoDBClient(stackAccess.dynamoDb);
     return {
       ledger: new DynamoDbLedger({ client, tableName: settings.ledgerTable }),
       limiterStore: new DynamoDbLimiterStore({ client, tableName: settings.ledgerTable }),
@@ -50,4 +67,17 @@ export async function openLedgerSource(options: LedgerSourceOptions): Promise<Le
 export function oneLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split('\n')[0] ?? 'failed';
+}
+
+/** The command that approves a held batch, for the ledger it was read from. */
+export function approveCommandFor(batchId: string, options: LedgerSourceOptions): string {
+  const words = ['gift-batch', 'approve', batchId];
+  if (options.stack) words.push('--stack', options.stack);
+  else if (options.stateDir) words.push('--state-dir', options.stateDir);
+  return words.map(shellWord).join(' ');
+}
+
+/** A word as a shell reads it back: quoted only when it has to be. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { approveCommand } from './commands/approve.ts';
 import { exportCommand } from './commands/export.ts';
 import { preflightCommand } from './commands/preflight.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   program.addCommand(retryUnknownCommand());
   program.addCommand(reconcileCommand());
   program.addCommand(statusCommand());
+  program.addCommand(approveCommand());
   program.addCommand(exportCommand());
   program.addCommand(sendCommand());
   program.addCommand(validateCommand());

@@ -635,7 +635,10 @@ export class LocalPipeline {
     });
   }
 
-  /** Waits until the batch is complete or stopped, reporting it (and the fleet's rate) on every look. */
+  /**
+   * Waits until the batch is complete or stopped, or waits for a person's approval (nothing moves it
+   * on until someone approves it), reporting it (and the fleet's rate) on every look.
+   */
   async waitForBatch(
     batchId: string,
     onProgress: (batch: BatchRecord, limiter: LimiterState | null) => void = () => undefined,
@@ -648,7 +651,7 @@ export class LocalPipeline {
       ]);
       if (!batch) throw new LocalPipelineError(`batch ${batchId} is not in the ledger`);
       onProgress(batch, limiter);
-      if (batch.phase === 'complete' || batch.phase === 'stopped') return batch;
+      if (['complete', 'stopped', 'awaiting-approval'].includes(batch.phase)) return batch;
       if (options.signal?.aborted) throw new LocalPipelineError('interrupted');
       await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 500));
     }

@@ -272,8 +272,11 @@ export async function approveSending(question: string, approval: SendApproval): 
 }
 
 /**
- * The preflight of `gift-batch run`, before the file is split: prints what it found and asks
- * whether to send anyway. True: go ahead (no problems, `--yes`, or a person said yes).
+ * The preflight of `gift-batch run`, before the file is split: prints what it found and asks one
+ * question that covers the problems and the approval limit (rows over it wait for a yes, as in AWS).
+ * `yes`: go ahead (nothing to ask, `--yes`, or a person said yes); `no`: a person said no, or there
+ * were only problems and nobody to ask (nothing is recorded); `{ question }`: over the limit with
+ * nobody to ask: the run records the batch and leaves it waiting for `gift-batch approve`.
  */
 export async function preflightBeforeSending(
   file: string,
@@ -283,20 +286,28 @@ export async function preflightBeforeSending(
     campaign?: string;
     maxRps?: number;
     approval: SendApproval;
+    /** Rows over this wait for approval; null: no size limit. */
+    approvalRowsOver?: number | null;
   },
-): Promise<boolean> {
+): Promise<'yes' | 'no' | { question: string }> {
   const { say } = deps.approval;
   say('preflight: checking the file against &Open’s campaigns…');
   const report = await preflightFile(file, deps);
+  const limit = deps.approvalRowsOver ?? null;
+  const overLimit = limit !== null && report.rows > limit;
+  const sizeText = `${plural(report.rows, 'row')}, over the approval limit of ${limit}`;
   if (report.findings.length === 0) {
     say(
       `preflight: no problems found (${plural(report.campaigns.length, 'campaign')}, ${plural(report.checkedRows, 'row')} checked)`,
     );
-    return true;
+    if (!overLimit) return 'yes';
+  } else {
+    for (const line of preflightText(file, report).trimEnd().split('\n')) say(line);
   }
-  for (const line of preflightText(file, report).trimEnd().split('\n')) say(line);
-  return approveSending(
-    `${plural(report.findings.length, 'problem')} found: send anyway?`,
-    deps.approval,
-  );
+  const problems =
+    report.findings.length > 0 ? `${plural(report.findings.length, 'problem')} found` : null;
+  const question = `${[problems, overLimit ? sizeText : null].filter(Boolean).join(' and ')}: ${problems ? 'send anyway?' : 'send them?'}`;
+  // Over the limit with nobody to ask: recorded and held, as AWS holds it, for `gift-batch approve`.
+  if (overLimit && !deps.approval.yes && deps.approval.ask === null) return { question };
+  return (await approveSending(question, deps.approval)) ? 'yes' : 'no';
 }

@@ -3,16 +3,20 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AndOpenHttpClient } from '../../../lambdas/adapters/andopen-http-client.ts';
+import { ApprovalService } from '../../../lambdas/core/approval-service.ts';
 import type { ResultsSummary } from '../../../lambdas/core/results.ts';
+import { systemClock } from '../../../lambdas/ports/clock.ts';
 import type { BatchRecord } from '../../../lambdas/ports/ledger.ts';
+import { DEFAULT_APPROVAL_ROWS_OVER } from '../../../lib/stack-settings.ts';
 import {
   batchIdOfUpload,
   besideResults,
   LocalPipeline,
   LocalPipelineError,
 } from '../../runtime/local-pipeline.ts';
+import { shellWord } from '../ledger-source.ts';
 import { ProgressReporter } from '../progress.ts';
-import { EXIT_NOT_APPROVED, preflightBeforeSending } from './preflight.ts';
+import { approveSending, EXIT_NOT_APPROVED, preflightBeforeSending } from './preflight.ts';
 
 export const EXIT_COMPLETED = 0;
 export const EXIT_FAILED = 1;
@@ -33,8 +37,13 @@ export interface RunOptions {
   maxRows?: number;
   fresh?: boolean;
   stateDir?: string;
-  /** Send without asking when the preflight finds problems (scripts). */
+  /** Send without asking when the preflight finds problems or the batch is over the limit (scripts). */
   yes?: boolean;
+  /**
+   * A batch with more rows than this waits for approval, as in AWS (APPROVAL_ROWS_OVER); null
+   * (`--approve-over off`): no size limit. Default: $APPROVAL_ROWS_OVER, else 1,000 as in AWS.
+   */
+  approveOver?: number | null;
   /** `--no-preflight` sets it false: the file is not checked against the campaigns first. */
   preflight?: boolean;
   /** Links and status changes by signed webhooks from the built-in sandbox; polling as safety net. */
@@ -92,18 +101,27 @@ export async function runPipeline(
     );
     const batchId = await batchIdOfUpload(event);
     const before = await pipeline.ledger.getBatch(batchId);
+    // Whether a person already said yes to sending (null: nobody was asked yet). A batch the
+    // splitter holds is approved at once on a yes, or else left waiting for `gift-batch approve`.
+    let approval: SendDecision = { said: options.yes ? 'yes' : null };
     // A batch the ledger knows was checked (and agreed to) when it was first sent.
     if (!before && options.preflight !== false) {
       const client = new AndOpenHttpClient(pipeline.andOpen);
       try {
-        const go = await preflightBeforeSending(file, {
+        const limit = approvalRowsOver(options);
+        const decision = await preflightBeforeSending(file, {
           api: client,
           limiterStore: pipeline.limiterStore,
           ...(options.campaign ? { campaign: options.campaign } : {}),
           ...(options.maxRps ? { maxRps: options.maxRps } : {}),
           approval: { yes: options.yes === true, ask: output.ask ?? null, say },
+          approvalRowsOver: limit,
         });
-        if (!go) return EXIT_NOT_APPROVED;
+        if (decision === 'no') return EXIT_NOT_APPROVED;
+        approval =
+          decision === 'yes'
+            ? { said: 'yes' }
+            : { said: 'no-terminal', question: decision.question };
       } finally {
         client.close();
       }
@@ -112,6 +130,8 @@ export async function runPipeline(
       say(`this file was already sent as batch ${batchId}: nothing is sent twice; its results:`);
     } else if (before?.phase === 'stopped') {
       await resumeStopped(pipeline, batchId, before.stopReason, say);
+    } else if (before?.phase === 'awaiting-approval') {
+      say(`batch ${batchId} was recorded earlier and waits for approval: nothing was sent yet`);
     } else if (before) {
       say(`carrying on with batch ${batchId}, started ${before.createdAt}: nothing is sent twice`);
     }
@@ -121,8 +141,44 @@ export async function runPipeline(
       say(`gift-batch run: ${file}: ${batch.fileError}`);
       return EXIT_UNREADABLE;
     }
-    return followBatch(pipeline, batchId, options, output, say, signal);
+    return followBatch(pipeline, batchId, options, output, say, signal, approval);
   });
+}
+
+/**
+ * Whether a person agreed to send: `yes` (--yes or at the prompt), `no-terminal` (nobody could be
+ * asked: a held batch stays held, and the question is repeated in the message), null (not asked).
+ */
+export type SendDecision =
+  | { said: 'yes' }
+  | { said: 'no-terminal'; question: string }
+  | { said: null };
+
+/**
+ * The approval limit of a local run: --approve-over, else $APPROVAL_ROWS_OVER (the splitter's own
+ * setting), else AWS's default, so a file waits for a yes on this machine exactly where it would in
+ * AWS. Null: no size limit.
+ */
+export function approvalRowsOver(options: RunOptions): number | null {
+  if (options.approveOver !== undefined) return options.approveOver;
+  const fromEnv = process.env.APPROVAL_ROWS_OVER?.trim();
+  if (!fromEnv) return DEFAULT_APPROVAL_ROWS_OVER;
+  try {
+    return approvalLimit(fromEnv);
+  } catch {
+    throw new InvalidArgumentError(
+      `APPROVAL_ROWS_OVER must be a whole number of rows or "off" (got "${fromEnv}")`,
+    );
+  }
+}
+
+/** `--approve-over`: a whole number of rows (0: every batch waits), or `off`. */
+export function approvalLimit(value: string): number | null {
+  if (value.trim().toLowerCase() === 'off') return null;
+  if (!/^\d+$/.test(value.trim())) {
+    throw new InvalidArgumentError('must be a whole number of rows, or "off".');
+  }
+  return Number(value.trim());
 }
 
 /**
@@ -210,6 +266,8 @@ function handlerEnvironment(options: RunOptions): Record<string, string> {
   return {
     ...(options.maxRps ? { ANDOPEN_MAX_RPS: String(options.maxRps) } : {}),
     ...(options.maxRows ? { MAX_ROWS_PER_FILE: String(options.maxRows) } : {}),
+    // The splitter holds a bigger batch as it does in AWS (empty: no limit).
+    APPROVAL_ROWS_OVER: String(approvalRowsOver(options) ?? ''),
   };
 }
 
@@ -224,7 +282,11 @@ export async function resumeStopped(
   say(`${queued} rows queued again; nothing already decided is sent twice`);
 }
 
-/** Shows progress until the batch completes or stops, then copies its results out and sums up. */
+/**
+ * Shows progress until the batch completes or stops, then copies its results out and sums up. A
+ * batch the guardrail holds is approved on a yes (given before, or asked now on a terminal) and
+ * followed on; without one it is left waiting (exit 4), saying how to approve it.
+ */
 export async function followBatch(
   pipeline: LocalPipeline,
   batchId: string,
@@ -232,13 +294,30 @@ export async function followBatch(
   output: Output,
   say: Say,
   signal: AbortSignal | undefined,
+  approval: SendDecision = { said: null },
 ): Promise<number> {
+  const approvals = new ApprovalService({
+    ledger: pipeline.ledger,
+    queue: pipeline.sendQueue,
+    clock: systemClock,
+  });
+  // Approved while no run was going (gift-batch approve): released here, as the poller would.
+  const queued = await approvals.release(batchId);
+  if (queued !== null) say(`batch ${batchId} was approved: ${queued} rows queued`);
   const progress = new ProgressReporter({ out: output.stderr });
-  const batch = await pipeline.waitForBatch(
-    batchId,
-    (current, limiter) => progress.update(current, limiter),
-    signal ? { signal } : {},
-  );
+  let batch: BatchRecord;
+  for (;;) {
+    batch = await pipeline.waitForBatch(
+      batchId,
+      (current, limiter) => progress.update(current, limiter),
+      signal ? { signal } : {},
+    );
+    if (batch.phase !== 'awaiting-approval') break;
+    progress.finish();
+    if (!(await approveHeldBatch(approvals, batch, options, output, say, approval))) {
+      return EXIT_NOT_APPROVED;
+    }
+  }
   progress.finish();
   if (batch.phase === 'stopped') {
     say(`batch ${batchId} STOPPED: ${batch.stopReason ?? 'no reason recorded'}`);
@@ -251,6 +330,62 @@ export async function followBatch(
   await pipeline.downloadResults(batch, outPath);
   output.stdout.write(summaryText(batch, outPath, await readSummary(outPath)));
   return EXIT_COMPLETED;
+}
+
+/**
+ * A batch the splitter held: approved and released at once when a person said yes (before, or
+ * now on a terminal); otherwise left waiting, with the commands that approve and send it.
+ */
+async function approveHeldBatch(
+  approvals: ApprovalService,
+  batch: BatchRecord,
+  options: RunOptions,
+  output: Output,
+  say: Say,
+  approval: SendDecision,
+): Promise<boolean> {
+  const id = batch.batchId;
+  const reason = batch.approvalReason ?? 'no reason recorded';
+  let question = approval.said === 'no-terminal' ? approval.question : null;
+  if (approval.said === null) {
+    // Nobody was asked yet (no preflight ran): say what waits, and ask the one question now.
+    say(`batch ${id} waits for approval: ${reason}`);
+    for (const message of batch.preflight?.messages ?? []) say(`  ${message}`);
+    question = `${batch.counts.valid} rows to send: send them?`;
+    if (output.ask) {
+      const said = await approveSending(question, {
+        yes: options.yes === true,
+        ask: output.ask,
+        say,
+      });
+      if (said) approval = { said: 'yes' };
+      else {
+        say(heldText(id, reason, options));
+        return false;
+      }
+    }
+  }
+  if (approval.said !== 'yes') {
+    say(`${question ? `${question} not without a yes: ` : ''}${heldText(id, reason, options)}`);
+    return false;
+  }
+  const approved = await approvals.approve(id);
+  const queued = await approvals.release(id);
+  if (approved.kind === 'approved') {
+    say(`batch ${id} approved (${reason}): ${queued ?? 0} rows queued`);
+  }
+  return true;
+}
+
+/** What a held batch needs: the commands that approve and send it, for this state dir. */
+function heldText(batchId: string, reason: string, options: RunOptions): string {
+  const stateDir = options.stateDir ? ['--state-dir', options.stateDir] : [];
+  const command = (verb: string) =>
+    ['gift-batch', verb, batchId, ...stateDir].map(shellWord).join(' ');
+  return [
+    `batch ${batchId} is recorded and waits for approval (${reason}); nothing was sent.`,
+    `To send it: ${command('approve')}, then ${command('resume')} (or run this again with --yes). Exit code ${EXIT_NOT_APPROVED}.`,
+  ].join('\n');
 }
 
 /** The JSON summary the results were written with, copied out beside the CSV. */
@@ -322,20 +457,32 @@ export function runCommand(): Command {
         positiveInteger,
       )
       .option('--fresh', 'forget every earlier batch in the local ledger first')
-      .option('-y, --yes', 'send even when the preflight finds problems, without asking')
+      .option(
+        '--approve-over <n>',
+        'a file with more rows than this waits for approval before anything is sent, as in AWS; "off": no limit (default 1,000; also $APPROVAL_ROWS_OVER)',
+        approvalLimit,
+      )
+      .option(
+        '-y, --yes',
+        'send without asking, even when the preflight finds problems or the file is over --approve-over',
+      )
       .option('--no-preflight', 'do not check the file against the campaigns before sending'),
   )
     .addHelpText(
       'after',
       `
 Before sending a new file, run checks it against &Open's campaigns (as gift-batch preflight
-does). When it finds problems it prints them and asks "send anyway? [y/N]" on a terminal;
---yes sends without asking; without a terminal and without --yes it sends nothing (exit 4).
+does) and counts its rows. When it finds problems, or more rows than --approve-over (default
+1,000, as in AWS), it prints them and asks one question, "send anyway? [y/N]", on a terminal;
+--yes sends without asking. Without a terminal and without --yes nothing is sent (exit 4):
+a file with problems only is not recorded; a file over the limit is recorded and waits for
+approval, as in AWS: "gift-batch approve BATCH", then "gift-batch resume BATCH" sends it
+(or run the same command again with --yes).
 
 Exit codes: 0 the batch completed (rejected and invalid rows are reported in the file),
 1 the run itself failed, 2 the file cannot be read or has more rows than --max-rows
 (nothing of it is sent), 3 the batch stopped on a configuration error (bad key, wrong URL)
-with no row spent, 4 not sent: the preflight found problems and nobody said yes,
+with no row spent, 4 not sent: problems found or over --approve-over, and nobody said yes,
 130 interrupted (run again to carry on).
 
 Example:
@@ -402,7 +549,9 @@ export function resumeCommand(): Command {
     .addHelpText(
       'after',
       `
-Exit codes as for run. Running the same "gift-batch run FILE" again does the same for that file.
+A batch that waits for approval is sent once approved ("gift-batch approve BATCH" first; until
+then resume exits 4). Exit codes as for run. Running the same "gift-batch run FILE" again does
+the same for that file.
 
 Example:
   gift-batch resume recipients-f48751fc326e --api-key ao-v1-production-…`,

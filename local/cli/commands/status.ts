@@ -8,7 +8,12 @@ import {
 } from '../../../lambdas/core/status-service.ts';
 import { systemClock } from '../../../lambdas/ports/clock.ts';
 import type { RowRecord } from '../../../lambdas/ports/ledger.ts';
-import { type LedgerSourceOptions, oneLine, openLedgerSource } from '../ledger-source.ts';
+import {
+  approveCommandFor,
+  type LedgerSourceOptions,
+  oneLine,
+  openLedgerSource,
+} from '../ledger-source.ts';
 import { formatDuration } from '../progress.ts';
 
 export const EXIT_OK = 0;
@@ -46,6 +51,7 @@ export async function showStatus(
       ledger: source.ledger,
       limiter: source.limiterStore,
       clock: { now },
+      approveCommand: (id) => approveCommandFor(id, options),
     });
     if (options.key !== undefined) {
       const row = await findRowByIdempotencyKey(source.ledger, options.key);
@@ -188,13 +194,26 @@ export function renderList(list: StatusList, nowMs: number): string {
 function stateParts(batch: BatchStatus, nowMs: number): string[] {
   const parts: string[] = [];
   if (batch.batchId.length > BATCH_WIDTH) parts.push(batch.batchId);
-  parts.push(batch.stopped ? `STOPPED: ${batch.stopped.reason}` : batch.phase);
+  parts.push(phaseText(batch));
   if (batch.paused) parts.push(pausedText(batch.paused, nowMs));
   if (batch.etaAt) parts.push(`ETA ${etaText(batch.etaAt, nowMs)}`);
+  if (batch.approval?.approveCommand) {
+    parts.push('no ETA: waits for approval', `approve: ${batch.approval.approveCommand}`);
+  }
   if (batch.waitingForUrl > 0) parts.push(`${batch.waitingForUrl} waiting for URLs`);
   parts.push(`from ${batch.source}`);
   if (batch.fileError) parts.push(`file: ${batch.fileError}`);
   return parts;
+}
+
+/** The phase in words: why a batch stopped or waits, and what an approval means. */
+function phaseText(batch: BatchStatus): string {
+  if (batch.stopped) return `STOPPED: ${batch.stopped.reason}`;
+  if (batch.approval?.state === 'awaiting') {
+    return `awaiting approval: ${batch.approval.reason ?? 'no reason recorded'}`;
+  }
+  if (batch.approval?.state === 'approved') return 'approved, sending starts shortly';
+  return batch.phase;
 }
 
 /** Parts joined by " · ", broken into indented lines of at most `width` (a longer part is clipped). */
@@ -218,7 +237,7 @@ export function renderDetail(detail: BatchDetail, nowMs: number, maxRows: number
   const field = (name: string, value: string) => `  ${pad(name, 12)}${value}`;
   const lines = [
     `batch ${detail.batchId}`,
-    field('state', detail.stopped ? `STOPPED: ${detail.stopped.reason}` : detail.phase),
+    field('state', phaseText(detail)),
     field('source', detail.source),
     field('started', `${second(detail.startedAt)} UTC`),
     field('rows', `${counts.rows}: ${counts.valid} valid, ${counts.invalid} invalid`),
@@ -232,6 +251,7 @@ export function renderDetail(detail: BatchDetail, nowMs: number, maxRows: number
         `${detail.progressPercent.toFixed(1)}%`,
         detail.rateRowsPerMinute === null ? null : `${detail.rateRowsPerMinute} rows/min`,
         detail.etaAt ? `ETA ${etaText(detail.etaAt, nowMs)}` : null,
+        detail.approval?.state === 'awaiting' ? 'no ETA: waits for approval' : null,
       ]
         .filter(Boolean)
         .join(' · '),
@@ -241,11 +261,20 @@ export function renderDetail(detail: BatchDetail, nowMs: number, maxRows: number
       `${counts.created - detail.waitingForUrl} of ${counts.created} created gifts settled, ${detail.waitingForUrl} waiting`,
     ),
   ];
+  if (detail.approval?.approveCommand) {
+    lines.push(field('approve', detail.approval.approveCommand));
+  }
   if (detail.paused) lines.push(field('paused', pausedText(detail.paused, nowMs)));
   if (detail.fileError) lines.push(field('file', detail.fileError));
   if (detail.completedAt) lines.push(field('completed', `${second(detail.completedAt)} UTC`));
   if (detail.resultsKey) lines.push(field('results', detail.resultsKey));
 
+  if (detail.approval && detail.approval.preflightFindingsTotal > 0) {
+    const { preflightFindings: findings, preflightFindingsTotal: total } = detail.approval;
+    lines.push('', `preflight: ${total} problem${total === 1 ? '' : 's'} found before sending`);
+    for (const finding of findings) lines.push(clip(`  ${finding}`, 100));
+    if (total > findings.length) lines.push(`  … and ${total - findings.length} more`);
+  }
   if (detail.errorsByCode.length > 0) {
     lines.push('', 'errors by code');
     for (const group of detail.errorsByCode) {

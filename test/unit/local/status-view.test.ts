@@ -28,6 +28,7 @@ const status = (overrides: Partial<BatchStatus> = {}): BatchStatus => ({
   fileError: null,
   completedAt: null,
   resultsKey: null,
+  approval: null,
   ...overrides,
 });
 
