@@ -187,6 +187,8 @@ export function renderList(list: StatusList, nowMs: number): string {
       ].join(' '),
     );
     lines.push(...wrapParts(stateParts(batch, nowMs), '  ', 100));
+    // Whole, never clipped: a person copies it.
+    if (batch.approval?.approveCommand) lines.push(`  approve: ${batch.approval.approveCommand}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -197,9 +199,7 @@ function stateParts(batch: BatchStatus, nowMs: number): string[] {
   parts.push(phaseText(batch));
   if (batch.paused) parts.push(pausedText(batch.paused, nowMs));
   if (batch.etaAt) parts.push(`ETA ${etaText(batch.etaAt, nowMs)}`);
-  if (batch.approval?.approveCommand) {
-    parts.push('no ETA: waits for approval', `approve: ${batch.approval.approveCommand}`);
-  }
+  if (batch.approval?.approveCommand) parts.push('no ETA: waits for approval');
   if (batch.waitingForUrl > 0) parts.push(`${batch.waitingForUrl} waiting for URLs`);
   parts.push(`from ${batch.source}`);
   if (batch.fileError) parts.push(`file: ${batch.fileError}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApprovalService } from '../../../lambdas/core/approval-service.ts';
+import { ApprovalError, ApprovalService } from '../../../lambdas/core/approval-service.ts';
 import { CompletionService } from '../../../lambdas/core/completion-service.ts';
 import { PreflightService } from '../../../lambdas/core/preflight-service.ts';
 import { ReconcileService } from '../../../lambdas/core/reconcile-service.ts';
@@ -170,5 +170,37 @@ describe('approval guardrail', () => {
     expect(result.kind).toBe('not-awaiting');
     expect(missing.kind).toBe('missing');
     expect((await ledger.getBatch(split.batchId))?.phase).toBe('sending');
+  });
+
+  it('says a batch the ledger does not have is missing, and releases nothing not approved', async () => {
+    // Prepare
+    const { ledger, objects, queue, splitter, approvals } = setUp({ approvalRowsOver: 1 });
+    const split = await splitter.split(upload(objects, 'uploads/two.csv', [OPEN, OPEN]));
+
+    // Act
+    const missing = await approvals.approve('no-such-batch');
+    const releasedWhileHeld = await approvals.release(split.batchId);
+
+    // Assess: a held batch is not released without an approval.
+    expect(missing).toEqual({ kind: 'missing' });
+    expect(releasedWhileHeld).toBeNull();
+    expect((await ledger.getBatch(split.batchId))?.phase).toBe('awaiting-approval');
+    expect(queue.sent).toEqual([]);
+  });
+
+  it('approves without a send queue, and refuses to release without one', async () => {
+    // Prepare
+    const { ledger, objects, splitter } = setUp({ approvalRowsOver: 1 });
+    const split = await splitter.split(upload(objects, 'uploads/pair.csv', [OPEN, OPEN]));
+    const approveOnly = new ApprovalService({ ledger, clock });
+
+    // Act
+    const approved = await approveOnly.approve(split.batchId);
+
+    // Assess
+    expect(approved.kind).toBe('approved');
+    expect((await ledger.getBatch(split.batchId))?.phase).toBe('approved');
+    await expect(approveOnly.release(split.batchId)).rejects.toThrow(ApprovalError);
+    expect((await ledger.getBatch(split.batchId))?.phase).toBe('approved');
   });
 });

@@ -266,4 +266,57 @@ describe('StatusService.detail', () => {
     // Act / Assess
     expect(await service.detail('nope')).toBeNull();
   });
+
+  it('shows a held batch waiting: why, the preflight findings, the command, and no ETA', async () => {
+    // Prepare
+    const ledger = new InMemoryLedger();
+    await ledger.createBatch({
+      batchId: 'held',
+      source: { description: 's3://u/uploads/big.csv', bucket: 'u', key: 'k', versionOrEtag: null },
+      createdAt: STARTED,
+    });
+    await ledger.putRows([newRow(1, { batchId: 'held' }), newRow(2, { batchId: 'held' })]);
+    await ledger.completeSplit('held', { rows: 2, valid: 2, invalid: 0 }, null, {
+      awaitApproval: '2 rows, over the approval limit of 1; the preflight found 1 problem',
+      preflight: {
+        checkedAt: STARTED,
+        campaigns: 1,
+        findings: 1,
+        byKind: { 'archived-campaign': 1 },
+        messages: ['campaign c (Old) is archived: 2 rows (rows 1-2) would be rejected'],
+      },
+    });
+    const service = new StatusService({
+      ledger,
+      clock,
+      approveCommand: (batchId) => `gift-batch approve ${batchId} --stack GiftBatch`,
+    });
+
+    // Act
+    const held = await service.detail('held');
+    await ledger.movePhase('held', 'awaiting-approval', 'approved', STARTED);
+    const approved = (await service.list()).batches[0];
+
+    // Assess
+    expect(held).toMatchObject({ phase: 'awaiting-approval', etaAt: null });
+    expect(held?.approval).toEqual({
+      state: 'awaiting',
+      reason: '2 rows, over the approval limit of 1; the preflight found 1 problem',
+      preflightFindings: ['campaign c (Old) is archived: 2 rows (rows 1-2) would be rejected'],
+      preflightFindingsTotal: 1,
+      approveCommand: 'gift-batch approve held --stack GiftBatch',
+    });
+    expect(approved?.approval).toMatchObject({ state: 'approved', approveCommand: null });
+  });
+
+  it('has no approval for a batch that never waited', async () => {
+    // Prepare
+    const service = new StatusService({ ledger: await sendingBatch(), clock });
+
+    // Act
+    const detail = await service.detail('b1');
+
+    // Assess
+    expect(detail?.approval).toBeNull();
+  });
 });

@@ -63,6 +63,44 @@ describe('renderList', () => {
     expect(text).toContain('  STOPPED: HTTP 401 · 1000 waiting for URLs');
   });
 
+  it('shows a held batch waiting with the command that approves it, and an approved one', () => {
+    // Prepare
+    const held = status({
+      batchId: 'held',
+      phase: 'awaiting-approval',
+      etaAt: null,
+      paused: null,
+      approval: {
+        state: 'awaiting',
+        reason: '1500 rows, over the approval limit of 1000',
+        preflightFindings: [],
+        preflightFindingsTotal: 0,
+        approveCommand: 'gift-batch approve held',
+      },
+    });
+    const approved = status({
+      batchId: 'ok',
+      phase: 'approved',
+      etaAt: null,
+      paused: null,
+      approval: {
+        ...(held.approval as NonNullable<BatchStatus['approval']>),
+        state: 'approved',
+        approveCommand: null,
+      },
+    });
+
+    // Act
+    const text = renderList({ generatedAt: '', batches: [held, approved] }, NOW);
+
+    // Assess
+    expect(text).toContain(
+      '  awaiting approval: 1500 rows, over the approval limit of 1000 · no ETA: waits for approval ·\n  1000 waiting for URLs · from s3://uploads/uploads/staff.csv\n  approve: gift-batch approve held\n',
+    );
+    expect(text).toContain('  approved, sending starts shortly · 1000 waiting for URLs');
+    expect(text).not.toContain('ETA 10:');
+  });
+
   it('points to run when the ledger has no batch', () => {
     // Prepare / Act / Assess
     expect(renderList({ generatedAt: '', batches: [] }, NOW)).toContain('gift-batch run FILE');
@@ -104,5 +142,41 @@ describe('renderDetail', () => {
     );
     expect(text).toContain('  paused      paused 30s: 429 from &Open');
     for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(100);
+  });
+
+  it('shows a held batch waiting: why, what the preflight found, the command, no ETA', () => {
+    // Prepare
+    const detail: BatchDetail = {
+      ...status({
+        batchId: 'b',
+        phase: 'awaiting-approval',
+        etaAt: null,
+        paused: null,
+        approval: {
+          state: 'awaiting',
+          reason: '1500 rows, over the approval limit of 1000',
+          preflightFindings: ['campaign c (Old) is archived: 2 rows (rows 1-2) would be rejected'],
+          preflightFindingsTotal: 3,
+          approveCommand: 'gift-batch approve b --stack GiftBatch',
+        },
+      }),
+      errorsByCode: [],
+      unknownRows: [],
+      waitingRows: [],
+    };
+
+    // Act
+    const text = renderDetail(detail, NOW, 20);
+
+    // Assess
+    expect(text).toContain(
+      '  state       awaiting approval: 1500 rows, over the approval limit of 1000',
+    );
+    expect(text).toContain('no ETA: waits for approval');
+    expect(text).not.toContain('ETA 10:');
+    expect(text).toContain('  approve     gift-batch approve b --stack GiftBatch');
+    expect(text).toContain(
+      'preflight: 3 problems found before sending\n  campaign c (Old) is archived: 2 rows (rows 1-2) would be rejected\n  … and 2 more',
+    );
   });
 });
