@@ -346,27 +346,23 @@ async function approveHeldBatch(
 ): Promise<boolean> {
   const id = batch.batchId;
   const reason = batch.approvalReason ?? 'no reason recorded';
-  let question = approval.said === 'no-terminal' ? approval.question : null;
-  if (approval.said === null) {
-    // Nobody was asked yet (no preflight ran): say what waits, and ask the one question now.
+  if (approval.said === null && output.ask) {
+    // Nobody was asked yet (--no-preflight, or a file the ledger knew): say what waits, ask now.
     say(`batch ${id} waits for approval: ${reason}`);
     for (const message of batch.preflight?.messages ?? []) say(`  ${message}`);
-    question = `${batch.counts.valid} rows to send: send them?`;
-    if (output.ask) {
-      const said = await approveSending(question, {
-        yes: options.yes === true,
-        ask: output.ask,
-        say,
-      });
-      if (said) approval = { said: 'yes' };
-      else {
-        say(heldText(id, reason, options));
-        return false;
-      }
+    const question = `${batch.counts.valid} rows to send: send them?`;
+    if (!(await approveSending(question, { yes: false, ask: output.ask, say }))) {
+      say(heldText(id, reason, options, { runAgain: false }));
+      return false;
     }
+    approval = { said: 'yes' };
   }
   if (approval.said !== 'yes') {
-    say(`${question ? `${question} not without a yes: ` : ''}${heldText(id, reason, options)}`);
+    // Only run knows the question it could not ask (and takes --yes).
+    const runAgain = approval.said === 'no-terminal';
+    const prefix =
+      approval.said === 'no-terminal' ? `${approval.question} not without a yes: ` : '';
+    say(`${prefix}${heldText(id, reason, options, { runAgain })}`);
     return false;
   }
   const approved = await approvals.approve(id);
@@ -378,13 +374,18 @@ async function approveHeldBatch(
 }
 
 /** What a held batch needs: the commands that approve and send it, for this state dir. */
-function heldText(batchId: string, reason: string, options: RunOptions): string {
+function heldText(
+  batchId: string,
+  reason: string,
+  options: RunOptions,
+  { runAgain }: { runAgain: boolean },
+): string {
   const stateDir = options.stateDir ? ['--state-dir', options.stateDir] : [];
   const command = (verb: string) =>
     ['gift-batch', verb, batchId, ...stateDir].map(shellWord).join(' ');
   return [
     `batch ${batchId} is recorded and waits for approval (${reason}); nothing was sent.`,
-    `To send it: ${command('approve')}, then ${command('resume')} (or run this again with --yes). Exit code ${EXIT_NOT_APPROVED}.`,
+    `To send it: ${command('approve')}, then ${command('resume')}${runAgain ? ' (or run this again with --yes)' : ''}. Exit code ${EXIT_NOT_APPROVED}.`,
   ].join('\n');
 }
 
