@@ -49,7 +49,11 @@ async function main(): Promise<void> {
   const rows = rowsFlag >= 0 ? Number(process.argv[rowsFlag + 1]) : 200_000;
   if (!Number.isInteger(rows) || rows < 10) throw new Error('--rows must be a whole number ≥ 10');
 
-  const dynamo = await startDynamoDbLocal({ storage: 'memory' });
+  const dynamo = await startDynamoDbLocal({
+    storage: 'memory',
+    // In memory every row (and its campaign-index entry) lives on DynamoDB Local's heap.
+    maxHeapMiB: Math.max(512, Math.ceil((rows * 1.1) / 1000) * 4),
+  });
   const client = new DynamoDBClient(localClientConfig(dynamo.endpoint));
   const dir = await mkdtemp(join(tmpdir(), 'gift-batch-bench-export-'));
   try {
