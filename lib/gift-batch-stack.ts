@@ -103,6 +103,7 @@ export class GiftBatchStack extends Stack {
       deadLetterQueue: send.deadLetterQueue,
       failedUploads: ingest.failedUploads,
       splitDeadLetterQueue: ingest.splitDeadLetterQueue,
+      failedExports: exports.failedRequests,
       ...(settings.alarmTopicArn ? { alarmTopicArn: settings.alarmTopicArn } : {}),
     });
     acknowledgeCdkInternals(this);

@@ -40,6 +40,8 @@ export interface ObservabilityProps {
   intake?: { deadLetterQueue: IQueue; ruleDeadLetterQueue: IQueue };
   /** Split continuations that failed repeatedly. */
   splitDeadLetterQueue: IQueue;
+  /** Export requests the exporter still failed on after Lambda's retries. */
+  failedExports: IQueue;
   /** An existing SNS topic that alarms notify; without it the alarms only show in CloudWatch. */
   alarmTopicArn?: string;
 }
@@ -98,6 +100,16 @@ export class ObservabilityConstruct extends Construct {
       }),
       'A long file could not be carried on in a new splitter invocation after retries: see the ' +
         'splitter logs. The batch stays splitting; the poller hands it over again once it stalls.',
+    );
+    alarm(
+      'FailedExports',
+      props.failedExports.metricApproximateNumberOfMessagesVisible({
+        period: fiveMinutes,
+        statistic: 'Maximum',
+      }),
+      'An export request failed after Lambda retries (a ledger outage, a timeout): it has no ' +
+        'export and no error file. The S3 event is in the queue; see the exporter logs, then put ' +
+        'the request again.',
     );
     alarm(
       'UnknownOutcomes',
@@ -203,6 +215,7 @@ export class ObservabilityConstruct extends Construct {
           props.deadLetterQueue,
           props.failedUploads,
           props.splitDeadLetterQueue,
+          props.failedExports,
           ...(props.intake ? [props.intake.deadLetterQueue, props.intake.ruleDeadLetterQueue] : []),
         ].map((queue) => queue.metricApproximateNumberOfMessagesVisible({ period: oneMinute })),
         width: 12,

@@ -70,6 +70,25 @@ describe('the exports construct in the stack', () => {
     ]);
   });
 
+  it('alarms when a request is left in its dead-letter queue after Lambda retries', () => {
+    // Prepare
+    const failedRequestsId = logicalIdOf(exporter.Properties?.DeadLetterConfig?.TargetArn);
+
+    // Act
+    const alarms = Object.values(resources).filter(
+      (resource) =>
+        resource.Type === 'AWS::CloudWatch::Alarm' &&
+        resource.Properties?.MetricName === 'ApproximateNumberOfMessagesVisible' &&
+        logicalIdOf(resource.Properties?.Dimensions?.[0]?.Value) === failedRequestsId,
+    );
+
+    // Assess
+    expect(failedRequestsId).toBeDefined();
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]?.Properties?.Threshold).toBe(1);
+    expect(alarms[0]?.Properties?.AlarmDescription).toMatch(/export request/);
+  });
+
   it('gets the table and bucket it reads, and nothing to send with', () => {
     // Act
     const variables = Object.keys(exporter.Properties?.Environment.Variables);

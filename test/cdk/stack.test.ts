@@ -506,15 +506,49 @@ describe('GiftBatchStack', () => {
         { Name: 'service', Value: 'gift-batch' },
       ]);
       expect(watching(METRIC.EventKeyConflicts, METRICS_NAMESPACE)).toHaveLength(1);
-      // The send DLQ, the splitter's failed uploads and failed continuations, the intake DLQ and the
-      // event rule's DLQ.
-      expect(watching('ApproximateNumberOfMessagesVisible', 'AWS/SQS')).toHaveLength(5);
+      // The send DLQ, the splitter's failed uploads and failed continuations, the exporter's failed
+      // requests, the intake DLQ and the event rule's DLQ.
+      expect(watching('ApproximateNumberOfMessagesVisible', 'AWS/SQS')).toHaveLength(6);
       expect(watching('ApproximateAgeOfOldestMessage', 'AWS/SQS')).toHaveLength(1);
       expect(watching('Errors', 'AWS/Lambda')).toHaveLength(5);
       for (const alarm of alarms) {
         expect(alarm?.AlarmDescription).toBeTruthy();
         expect(alarm?.TreatMissingData).toBe('notBreaching');
       }
+    });
+
+    it('alarms on every dead-letter queue: of a queue, of a function, of an event rule', {
+      timeout: CDK_TIMEOUT,
+    }, () => {
+      // Prepare
+      const queueTargets = resourcesOf(template, 'AWS::SQS::Queue').map(
+        ([, queue]) => queue.Properties?.RedrivePolicy?.deadLetterTargetArn,
+      );
+      const functionTargets = resourcesOf(template, 'AWS::Lambda::Function').map(
+        ([, fn]) => fn.Properties?.DeadLetterConfig?.TargetArn,
+      );
+      const ruleTargets = resourcesOf(template, 'AWS::Events::Rule').flatMap(([, rule]) =>
+        (rule.Properties?.Targets ?? []).map((target: Json) => target.DeadLetterConfig?.Arn),
+      );
+      const deadLetterQueues = new Set(
+        [...queueTargets, ...functionTargets, ...ruleTargets]
+          .map(logicalIdOf)
+          .filter((id) => id !== undefined),
+      );
+
+      // Act
+      const watched = new Set(
+        resourcesOf(template, 'AWS::CloudWatch::Alarm')
+          .map(([, alarm]) => alarm.Properties)
+          .filter((alarm) => alarm?.MetricName === 'ApproximateNumberOfMessagesVisible')
+          .flatMap((alarm) => alarm?.Dimensions ?? [])
+          .filter((dimension: Json) => dimension.Name === 'QueueName')
+          .map((dimension: Json) => logicalIdOf(dimension.Value)),
+      );
+
+      // Assess
+      expect(deadLetterQueues.size).toBe(6);
+      for (const queue of deadLetterQueues) expect(watched, queue).toContain(queue);
     });
 
     it('has a dashboard with the pipeline metrics', { timeout: CDK_TIMEOUT }, () => {
