@@ -90,7 +90,7 @@ export async function runNaiveLoop(options: NaiveLoopOptions): Promise<NaiveOutc
 }
 
 function createdOrError(answer: ApiCall<GiftRequest>): Omit<NaiveOutcome, 'row'> {
-  if (answer.kind === 'transport-failure') {
+  if (answer.kind === 'transport-failure' || answer.kind === 'no-credentials') {
     return { giftRequestId: null, redemptionUrl: null, error: answer.message };
   }
   if (answer.status === 201 && answer.body) {

@@ -120,8 +120,9 @@ export class ObservabilityConstruct extends Construct {
     alarm(
       'ConfigurationStop',
       pipelineMetric(METRIC.ConfigurationStops, fiveMinutes),
-      '&Open refused the configuration (401/403/404 or API version): sending stopped, no row ' +
-        'spent. Fix the key (put-secret-value) or base URL; sending resumes on its own.',
+      '&Open refused the configuration (401/403/404 or API version), or the API key secret is ' +
+        'empty or unreadable: the batch stopped, no row spent. Fix the key (put-secret-value) ' +
+        'or base URL, then resume the batch (README, alarm ConfigurationStop).',
     );
     alarm(
       'SendQueueStuck',

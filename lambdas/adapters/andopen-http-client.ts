@@ -19,13 +19,13 @@ import { inspect } from 'node:util';
 import { InvalidBaseUrlError, resolveBaseUrl } from '../core/andopen-hosts.ts';
 import { parseRetryAfter } from '../core/retry-after.ts';
 import type {
-  ApiCall,
   ApiError,
   ApiResponse,
   Campaign,
   GiftingApi,
   GiftRequest,
   GiftRequestBody,
+  HttpCall,
   ListCampaignsParams,
   Page,
   TransportFailure,
@@ -72,9 +72,9 @@ export class AndOpenClientConfigError extends Error {
 
 /** listAllCampaigns could not read a page. `call` is what that page's request returned. */
 export class CampaignListError extends Error {
-  readonly call: ApiCall<Page<Campaign>>;
+  readonly call: HttpCall<Page<Campaign>>;
 
-  constructor(message: string, call: ApiCall<Page<Campaign>>) {
+  constructor(message: string, call: HttpCall<Page<Campaign>>) {
     super(message);
     this.name = 'CampaignListError';
     this.call = call;
@@ -147,11 +147,11 @@ export class AndOpenHttpClient implements GiftingApi {
     return this.#baseUrl.href.replace(/\/+$/, '');
   }
 
-  createGiftRequest(body: GiftRequestBody): Promise<ApiCall<GiftRequest>> {
+  createGiftRequest(body: GiftRequestBody): Promise<HttpCall<GiftRequest>> {
     return this.#call('POST', '/gift_requests', body, parseGiftRequest);
   }
 
-  getGiftRequest(id: string): Promise<ApiCall<GiftRequest>> {
+  getGiftRequest(id: string): Promise<HttpCall<GiftRequest>> {
     return this.#call(
       'GET',
       `/gift_requests/${encodeURIComponent(id)}`,
@@ -160,11 +160,11 @@ export class AndOpenHttpClient implements GiftingApi {
     );
   }
 
-  getCampaign(id: string): Promise<ApiCall<Campaign>> {
+  getCampaign(id: string): Promise<HttpCall<Campaign>> {
     return this.#call('GET', `/campaigns/${encodeURIComponent(id)}`, undefined, parseCampaign);
   }
 
-  listCampaigns(params: ListCampaignsParams = {}): Promise<ApiCall<Page<Campaign>>> {
+  listCampaigns(params: ListCampaignsParams = {}): Promise<HttpCall<Page<Campaign>>> {
     const query = new URLSearchParams();
     if (params.limit !== undefined) query.set('limit', String(params.limit));
     if (params.after !== undefined) query.set('after', params.after);
@@ -230,7 +230,7 @@ export class AndOpenHttpClient implements GiftingApi {
     path: string,
     body: unknown,
     parseBody: (json: unknown) => T | null,
-  ): Promise<ApiCall<T>> {
+  ): Promise<HttpCall<T>> {
     // Timers do not run while Lambda is frozen: a pooled socket may look alive after a thaw though
     // the server closed it long ago. A POST must not be the request that finds out.
     if (method === 'POST') this.#pool.dropIdleSince(this.#now() - this.#postSocketMaxIdleMs);
@@ -254,7 +254,7 @@ export class AndOpenHttpClient implements GiftingApi {
     path: string,
     body: unknown,
     parseBody: (json: unknown) => T | null,
-  ): Promise<{ call: ApiCall<T>; reusedSocket: boolean }> {
+  ): Promise<{ call: HttpCall<T>; reusedSocket: boolean }> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     const headers: http.OutgoingHttpHeaders = {
       'AndOpen-API-Version': ANDOPEN_API_VERSION,
@@ -270,7 +270,7 @@ export class AndOpenHttpClient implements GiftingApi {
     const host = base.host;
     const basePath = base.pathname.replace(/\/+$/, '');
 
-    return new Promise<{ call: ApiCall<T>; reusedSocket: boolean }>((resolve) => {
+    return new Promise<{ call: HttpCall<T>; reusedSocket: boolean }>((resolve) => {
       let settled = false;
       let connected = false;
       let finished = false;
@@ -279,7 +279,7 @@ export class AndOpenHttpClient implements GiftingApi {
       let isTls = false;
       let connectTimer: NodeJS.Timeout | undefined;
 
-      const settle = (call: ApiCall<T>): void => {
+      const settle = (call: HttpCall<T>): void => {
         if (settled) return;
         settled = true;
         clearTimeout(overallTimer);

@@ -26,9 +26,27 @@ export async function readStringSecret(
     const answer = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
     text = answer.SecretString?.trim();
   } catch (error) {
-    throw shape.error(`cannot read ${shape.what} from secret ${secretId}`, { cause: error });
+    // The SDK error's name says what is wrong (ResourceNotFoundException: no value put in yet;
+    // AccessDeniedException) and never holds the value.
+    const code = (error as { code?: unknown } | null)?.code; // ECONNREFUSED and the like
+    const why = error instanceof Error ? ` (${typeof code === 'string' ? code : error.name})` : '';
+    throw shape.error(`cannot read ${shape.what} from secret ${secretId}${why}`, { cause: error });
   }
   return stringSecretValue(text, secretId, shape);
+}
+
+/**
+ * True when reading a secret failed for a reason that passes by itself: Secrets Manager unreachable,
+ * throttling or failing (its retries in the SDK spent). False when the secret itself is wrong (no
+ * value yet, not there, not ours to read, empty, malformed): only a person can fix that.
+ */
+export function isTransientSecretFailure(error: unknown): boolean {
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (cause === undefined) return false; // the value was read and is unusable
+  const { name, $fault } = cause as { name?: unknown; $fault?: unknown };
+  if ($fault === 'server') return true;
+  if ($fault === 'client') return typeof name === 'string' && /Throttl/.test(name);
+  return true; // no answer from Secrets Manager at all: network, timeout
 }
 
 /** The value in a secret's text (plain, or JSON with the value in `shape.jsonField`). */

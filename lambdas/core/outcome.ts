@@ -30,6 +30,7 @@
  * | any other 4xx (409, 418, 423…), 1xx, ≥ 600              | ambiguous          | not documented: doubt |
  * | transport failure, requestSent: true                    | ambiguous          | timeout/reset after writing |
  * | transport failure, requestSent: false                   | not-sent           | refused, DNS, connect timeout |
+ * | no credentials (the key's secret is missing or empty)   | configuration-stop | nothing sent; every row would fail the same way |
  *
  * GET /gift_requests/{id} (classifyGet): a GET changes nothing, so anything transient is `retry-later`.
  * | answer                                                  | kind               |
@@ -42,6 +43,7 @@
  * | 500, 502, 504, any other 5xx                            | retry-later        |
  * | every transport failure (sent or not)                   | retry-later        |
  * | 400 unsupported_api_version, 401, 403, 407              | configuration-stop |
+ * | no credentials (the key's secret is missing or empty)   | configuration-stop |
  * | 3xx, any other 4xx (incl. other 400 codes)              | configuration-stop: a read has no row-specific body, so these are a bug or wrong configuration; retrying would loop silently |
  * | 1xx, ≥ 600                                              | retry-later        |
  */
@@ -57,7 +59,9 @@ export type ConfigurationStopReason =
   | 'authorization'
   | 'endpoint-not-found'
   | 'redirect'
-  | 'request-refused';
+  | 'request-refused'
+  /** No request was made: the API key's secret is missing, empty or cannot be read. */
+  | 'no-credentials';
 
 interface Answered {
   httpStatus: number;
@@ -79,9 +83,14 @@ export interface RejectedOutcome extends Answered {
   alarm: boolean;
 }
 
-export interface ConfigurationStopOutcome extends Answered {
+export interface ConfigurationStopOutcome {
   kind: 'configuration-stop';
   reason: ConfigurationStopReason;
+  /** Null when no request was made (`no-credentials`). */
+  httpStatus: number | null;
+  requestId: string | null;
+  /** For `no-credentials`: which secret and what is wrong with it (never its value). */
+  message?: string;
   /** &Open's error code (e.g. `invalid_token`), or null when the answer carried none. */
   code: string | null;
   errors: ApiError[];
@@ -173,6 +182,7 @@ const REQUEST_REFUSED_STATUSES = new Set([406, 411, 414, 415, 421, 426, 431]);
 const NOT_PROCESSED_RETRYABLE_STATUSES = new Set([408, 425]);
 
 export function classifyCreate(call: ApiCall<GiftRequest>): CreateOutcome {
+  if (call.kind === 'no-credentials') return noCredentials(call.message);
   if (call.kind === 'transport-failure') {
     if (!call.requestSent) return { kind: 'not-sent', reason: call.reason, message: call.message };
     return {
@@ -224,6 +234,7 @@ export function classifyCreate(call: ApiCall<GiftRequest>): CreateOutcome {
 }
 
 export function classifyGet(call: ApiCall<GiftRequest>): GetOutcome {
+  if (call.kind === 'no-credentials') return noCredentials(call.message);
   if (call.kind === 'transport-failure') {
     return {
       kind: 'retry-later',
@@ -295,6 +306,31 @@ function configurationStop(
     code: errors.find((error) => error.code !== '')?.code ?? null,
     errors,
   };
+}
+
+function noCredentials(message: string): ConfigurationStopOutcome {
+  return {
+    kind: 'configuration-stop',
+    reason: 'no-credentials',
+    httpStatus: null,
+    requestId: null,
+    code: null,
+    errors: [],
+    message,
+  };
+}
+
+/**
+ * A configuration stop in words, for the batch's stop reason, alarms and logs: what was refused and
+ * what a person does about it.
+ */
+export function describeConfigurationStop(outcome: ConfigurationStopOutcome): string {
+  if (outcome.reason === 'no-credentials') {
+    return `no usable &Open API key (${outcome.message ?? 'the key could not be read'}): put the key in its secret, then resume`;
+  }
+  return `&Open refused our configuration (HTTP ${outcome.httpStatus}${
+    outcome.code ? `, ${outcome.code}` : ''
+  }): ${outcome.reason}`;
 }
 
 function isSuccess(status: number): boolean {

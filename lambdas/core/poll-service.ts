@@ -2,7 +2,12 @@ import type { Clock } from '../ports/clock.ts';
 import type { GiftingApi } from '../ports/gifting-api.ts';
 import type { BatchCounts, Ledger, RowRecord } from '../ports/ledger.ts';
 import { mapWithConcurrency } from './concurrency.ts';
-import { classifyGet, type GetOutcome, retryAfterOf } from './outcome.ts';
+import {
+  classifyGet,
+  describeConfigurationStop,
+  type GetOutcome,
+  retryAfterOf,
+} from './outcome.ts';
 import { type FleetRateLimiter, type LimiterFeedback, Permits } from './rate-limiter.ts';
 import { mergeGiftNews } from './webhooks/gift-event.ts';
 
@@ -139,9 +144,7 @@ export class PollService {
         `gift ${row.giftRequestId} (batch ${row.batchId}, row ${row.row}) was created but &Open says it does not exist (Request-Id ${outcome.requestId ?? 'none'}): is the base URL right?`,
       );
     } else if (outcome.kind === 'configuration-stop') {
-      report.alarms.push(
-        `&Open refused our configuration while polling (HTTP ${outcome.httpStatus}${outcome.code ? `, ${outcome.code}` : ''})`,
-      );
+      report.alarms.push(`while polling: ${describeConfigurationStop(outcome)}`);
     }
     const retryAfterMs =
       outcome.kind === 'throttled' || outcome.kind === 'retry-later'

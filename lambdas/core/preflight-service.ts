@@ -271,6 +271,15 @@ type CampaignAnswer =
 
 /** What one answer to `GET /campaigns/{id}` means for the preflight and for the fleet's rate. */
 function classifyCampaignCall(call: ApiCall<Campaign>): CampaignAnswer {
+  if (call.kind === 'no-credentials') {
+    // Nothing was asked: every lookup would fail the same way until the key is put in its secret.
+    return {
+      kind: 'final',
+      lookup: { kind: 'unchecked', reason: `no &Open API key: ${call.message}`, requestId: null },
+      feedback: 'no-answer',
+      retryAfterMs: null,
+    };
+  }
   if (call.kind === 'transport-failure') {
     return {
       kind: 'later',

@@ -2,7 +2,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { GiftingApi } from '../ports/gifting-api.ts';
 import type { Ledger, RowRecord } from '../ports/ledger.ts';
 import { mapWithConcurrency } from './concurrency.ts';
-import { classifyGet, retryAfterOf } from './outcome.ts';
+import { classifyGet, describeConfigurationStop, retryAfterOf } from './outcome.ts';
 import { feedbackOf } from './poll-service.ts';
 import { type FleetRateLimiter, Permits } from './rate-limiter.ts';
 
@@ -150,7 +150,7 @@ export class RefreshService {
         report.stopped = true;
         keep(
           report,
-          `&Open refused the key or URL (HTTP ${outcome.httpStatus}${outcome.code ? `, ${outcome.code}` : ''}): the refresh stopped; the export shows the statuses the ledger had`,
+          `${describeConfigurationStop(outcome)}: the refresh stopped; the export shows the statuses the ledger had`,
         );
         return;
       }

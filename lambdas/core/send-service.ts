@@ -2,7 +2,12 @@ import type { Clock } from '../ports/clock.ts';
 import type { GiftingApi } from '../ports/gifting-api.ts';
 import type { Ledger, RowError, SendRecord } from '../ports/ledger.ts';
 import type { SendMessage } from '../ports/send-queue.ts';
-import { type CreateOutcome, classifyCreate, retryAfterOf } from './outcome.ts';
+import {
+  type CreateOutcome,
+  classifyCreate,
+  describeConfigurationStop,
+  retryAfterOf,
+} from './outcome.ts';
 import type { FleetRateLimiter, LimiterFeedback, Permits } from './rate-limiter.ts';
 import { mergeGiftNews } from './webhooks/gift-event.ts';
 
@@ -240,9 +245,7 @@ export class SendService {
         return { kind: 'retry', reason: 'not-sent', retryAfterMs: null, detail: outcome.message };
       case 'configuration-stop': {
         await this.#ledger.releaseRow(batchId, row, now);
-        const detail = `&Open refused our configuration (HTTP ${outcome.httpStatus}${
-          outcome.code ? `, ${outcome.code}` : ''
-        }): ${outcome.reason}`;
+        const detail = describeConfigurationStop(outcome);
         await this.#ledger.setPhase(batchId, 'stopped', { stopReason: detail }, now);
         this.#batchPhases.set(batchId, { stopReason: detail, readAt: this.#clock.now() });
         return { kind: 'retry', reason: 'configuration-stop', retryAfterMs: null, detail };
@@ -282,6 +285,9 @@ function feedbackOf(outcome: CreateOutcome): LimiterFeedback {
     case 'ambiguous':
     case 'not-sent':
       return 'no-answer';
+    case 'configuration-stop':
+      // No request at all when there was no key: nothing to learn the rate from.
+      return outcome.httpStatus === null ? 'no-answer' : 'accepted';
     default:
       return 'accepted';
   }

@@ -6,8 +6,10 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { AndOpenHttpClient } from '../adapters/andopen-http-client.ts';
 import { DynamoDbLedger } from '../adapters/dynamodb-ledger.ts';
 import { DynamoDbLimiterStore } from '../adapters/dynamodb-limiter-store.ts';
+import { RenewableKeyGiftingApi } from '../adapters/renewable-key-gifting-api.ts';
 import { S3ObjectStore } from '../adapters/s3-object-store.ts';
 import { readApiKeySecret } from '../adapters/secret-api-key.ts';
+import { isTransientSecretFailure } from '../adapters/secret-string.ts';
 import { SqsSendQueue } from '../adapters/sqs-send-queue.ts';
 import { andOpenConfig, rateLimitConfig, storageConfig } from '../config.ts';
 import { OutcomeNotifier } from '../core/events/outcome-events.ts';
@@ -60,22 +62,28 @@ export const outcomes = new OutcomeNotifier({
   clock: systemClock,
 });
 
-let api: Promise<GiftingApi> | undefined;
+let api: GiftingApi | undefined;
 
-/** The &Open client, built on first use: only the handlers that call &Open read the key. */
-export function andOpenApi(): Promise<GiftingApi> {
-  api ??= createAndOpenApi().catch((error: unknown) => {
-    api = undefined; // a secret that could not be read is tried again on the next invocation
-    throw error;
-  });
+/**
+ * The &Open client, built on first use: only the handlers that call &Open read the key, and they read
+ * it at their first call, again after &Open refuses it (a rotated key), and never fail an invocation
+ * over it: a key that cannot be read is an answer (see RenewableKeyGiftingApi).
+ */
+export function andOpenApi(): GiftingApi {
+  api ??= createAndOpenApi();
   return api;
 }
 
-async function createAndOpenApi(): Promise<GiftingApi> {
+function createAndOpenApi(): GiftingApi {
   const config = andOpenConfig();
-  const apiKey =
-    config.apiKey.kind === 'env'
-      ? config.apiKey.value
-      : await readApiKeySecret(new SecretsManagerClient({}), config.apiKey.secretId);
-  return new AndOpenHttpClient({ baseUrl: config.baseUrl, apiKey, timeoutMs: config.timeoutMs });
+  const connect = (apiKey: string) =>
+    new AndOpenHttpClient({ baseUrl: config.baseUrl, apiKey, timeoutMs: config.timeoutMs });
+  if (config.apiKey.kind === 'env') return connect(config.apiKey.value);
+  const { secretId } = config.apiKey;
+  const secrets = new SecretsManagerClient({});
+  return new RenewableKeyGiftingApi({
+    readKey: () => readApiKeySecret(secrets, secretId),
+    connect,
+    isTransient: isTransientSecretFailure,
+  });
 }

@@ -62,7 +62,7 @@ export const handler = async (_event: unknown, context: Context): Promise<void> 
   }
   polling ??= new PollService({
     ledger,
-    api: await andOpenApi(),
+    api: andOpenApi(),
     clock: systemClock,
     settings: config,
     limiter,

@@ -26,7 +26,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
   logger.addContext(context);
   service ??= new SendService({
     ledger,
-    api: await andOpenApi(),
+    api: andOpenApi(),
     clock: systemClock,
     settings: {
       firstPollAfterMs: config.firstPollAfterMs,

@@ -31,7 +31,7 @@ async function splitService(): Promise<SplitService> {
     },
     // The campaign GETs take their slots of the fleet's shared rate, as the poller's do.
     preflight: config.preflight
-      ? new PreflightService({ api: await andOpenApi(), clock: systemClock, limiter })
+      ? new PreflightService({ api: andOpenApi(), clock: systemClock, limiter })
       : null,
   });
   return service;

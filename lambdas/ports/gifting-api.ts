@@ -151,7 +151,20 @@ export interface TransportFailure {
   message: string;
 }
 
-export type ApiCall<T> = ApiResponse<T> | TransportFailure;
+/**
+ * No request was made: this client has no usable API key (its secret is missing, empty or cannot be
+ * read). Like a refused key, every call would fail the same way until a person fixes it.
+ */
+export interface NoCredentials {
+  kind: 'no-credentials';
+  /** Which secret and what is wrong with it; never the value. */
+  message: string;
+}
+
+/** What an HTTP exchange with &Open can end in: an answer, or none. */
+export type HttpCall<T> = ApiResponse<T> | TransportFailure;
+
+export type ApiCall<T> = HttpCall<T> | NoCredentials;
 
 export interface GiftingApi {
   createGiftRequest(body: GiftRequestBody): Promise<ApiCall<GiftRequest>>;

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { classifyCreate, classifyGet } from '../../../lambdas/core/outcome.ts';
+import {
+  classifyCreate,
+  classifyGet,
+  describeConfigurationStop,
+} from '../../../lambdas/core/outcome.ts';
 import type {
   ApiError,
   ApiResponse,
@@ -622,5 +626,61 @@ describe('classifyGet: the cases the table leaves open (decided)', () => {
 
     // Assess
     expect(outcome).toMatchObject({ kind: 'retry-later', reason: 'unexpected-status' });
+  });
+});
+
+describe('no usable API key (its secret is missing or empty): nothing was sent', () => {
+  const call = {
+    kind: 'no-credentials' as const,
+    message: 'secret prod/andopen is empty: put the &Open API key in it',
+  };
+
+  it('stops the fleet on a POST and on a GET, like a refused key', () => {
+    // Act
+    const outcomes = [classifyCreate(call), classifyGet(call)];
+
+    // Assess
+    for (const outcome of outcomes) {
+      expect(outcome).toEqual({
+        kind: 'configuration-stop',
+        reason: 'no-credentials',
+        httpStatus: null,
+        requestId: null,
+        code: null,
+        errors: [],
+        message: call.message,
+      });
+    }
+  });
+
+  it('is described as what a person does: put the key in, then resume', () => {
+    // Prepare
+    const outcome = classifyCreate(call);
+    if (outcome.kind !== 'configuration-stop') throw new Error(outcome.kind);
+
+    // Act
+    const description = describeConfigurationStop(outcome);
+
+    // Assess
+    expect(description).toBe(
+      'no usable &Open API key (secret prod/andopen is empty: put the &Open API key in it): ' +
+        'put the key in its secret, then resume',
+    );
+  });
+
+  it('keeps the HTTP status and code in the description of a refused key', () => {
+    // Prepare
+    const outcome = classifyCreate(
+      answer(401, { errors: [error('authentication_error', 'invalid_token')] }),
+    );
+    if (outcome.kind !== 'configuration-stop') throw new Error(outcome.kind);
+
+    // Act
+    const description = describeConfigurationStop(outcome);
+
+    // Assess
+    expect(description).toBe(
+      '&Open refused our configuration (HTTP 401, invalid_token): authentication',
+    );
   });
 });

@@ -136,7 +136,7 @@ describe('RefreshService', () => {
     expect(api.asked).toHaveLength(1);
     expect(report.stopped).toBe(true);
     expect(report.refreshed).toBe(0);
-    expect(report.problems[0]).toMatch(/refused the key or URL \(HTTP 401, expired_token\)/);
+    expect(report.problems[0]).toMatch(/refused our configuration \(HTTP 401, expired_token\)/);
     expect((await ledger.getRow('b1', 1))?.giftStatus).toBe('submitted');
   });
 

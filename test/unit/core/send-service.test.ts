@@ -303,6 +303,41 @@ describe('SendService', () => {
     expect(batch?.stopReason).toContain('invalid_token');
   });
 
+  it('stops the batch, spending no row, when the API key cannot be read; a resume carries on', async () => {
+    // Prepare: the key's secret is empty, then a person puts the key in and resumes the batch.
+    const { ledger } = await setUp([]);
+    await ledger.putRows([{ ...pendingRow(), row: 2 }]);
+    const api = new ScriptedApi([
+      {
+        kind: 'no-credentials',
+        message: 'secret prod/andopen is empty: put the &Open API key in it',
+      },
+      answer(201, { body: gift() }),
+    ]);
+    let now = T0;
+    const service = new SendService({ ledger, api, clock: { now: () => now }, settings: SETTINGS });
+
+    // Act
+    const first = await service.send({ batchId: 'b1', row: 1 });
+    const second = await service.send({ batchId: 'b1', row: 2 });
+    const stopped = await ledger.getBatch('b1');
+    await ledger.setPhase('b1', 'sending', { stopReason: null }, new Date(now).toISOString());
+    now += 60_000;
+    const afterResume = await service.send({ batchId: 'b1', row: 1 });
+
+    // Assess
+    expect(first).toMatchObject({ kind: 'retry', reason: 'configuration-stop' });
+    expect(second).toMatchObject({ kind: 'retry', reason: 'batch-stopped' });
+    expect(stopped?.phase).toBe('stopped');
+    expect(stopped?.stopReason).toBe(
+      'no usable &Open API key (secret prod/andopen is empty: put the &Open API key in it): ' +
+        'put the key in its secret, then resume',
+    );
+    expect((await ledger.getRow('b1', 2))?.state).toBe('pending');
+    expect(afterResume).toMatchObject({ kind: 'done', state: 'created' });
+    expect(api.posted).toHaveLength(2);
+  });
+
   it('lets a late definitive answer replace an unknown guessed by a redelivery', async () => {
     // Prepare: the API answers only after a redelivery has judged this sender dead.
     const ledger = new InMemoryLedger();
