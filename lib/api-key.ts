@@ -9,11 +9,12 @@ export interface ApiKeyProps {
 
 /**
  * Where the &Open API key lives. Never in the template, an environment variable or a log: the
- * functions receive the secret's ARN (or name) and read the value once per container.
+ * functions receive the secret's ARN (or name) and read the value at their first call to &Open
+ * (again after &Open refuses it, so a rotated key is picked up by warm containers).
  *
  * A secret created here is empty (no value at all, not a generated one: a random string would look
  * like a key and turn into 401s). Until someone puts the key in (`aws secretsmanager
- * put-secret-value`), reading it fails with a message naming the secret, and nothing is sent.
+ * put-secret-value`), a batch stops with a reason naming the secret, and nothing is sent.
  */
 export class ApiKeyConstruct extends Construct {
   readonly secret: ISecret;

@@ -256,7 +256,7 @@ export class GiftBatchFunction extends NodejsFunction {
   /**
    * ANDOPEN_API_KEY_SECRET_ID and secretsmanager:GetSecretValue on that secret. The function gets
    * the secret's ARN (or name, when imported by name), never its value: the handler reads the key
-   * once per container.
+   * at its first call to &Open, and again after &Open refuses it (a rotated key).
    */
   bindApiKey(secret: ISecret): this {
     this.addEnvironment('ANDOPEN_API_KEY_SECRET_ID', secret.secretFullArn ?? secret.secretName);

@@ -34,7 +34,10 @@ export interface RenewableKeyOptions {
  * - the key is read on first use, not at cold start, and a key that cannot be read is an answer,
  *   not an exception: `no-credentials` (a configuration stop of the batch, like a 401: no row is
  *   spent, and the messages wait) when the secret needs a person, or a `transport-failure` that
- *   sent nothing (the row is simply tried again) when Secrets Manager could not be reached.
+ *   sent nothing (the row is simply tried again) when Secrets Manager could not be reached;
+ * - a 401 or 403 drops the key this container holds, so once a person has put the new key in the
+ *   secret and resumed the batch, the next call reads it (a warm container would otherwise keep
+ *   the revoked key until it is recycled, and stop the batch again). The 401 still stops the batch.
  */
 export class RenewableKeyGiftingApi implements GiftingApi {
   readonly #options: RenewableKeyOptions;
@@ -74,7 +77,15 @@ export class RenewableKeyGiftingApi implements GiftingApi {
     } catch (error) {
       return this.#unreadableKey(error);
     }
-    return use(client);
+    const call = await use(client);
+    if (call.kind === 'response' && (call.status === 401 || call.status === 403)) {
+      // Only the first refusal of this client lets it go; calls already on a newer key keep it.
+      if (this.#client === current) {
+        this.#client = undefined;
+        client.close?.();
+      }
+    }
+    return call;
   }
 
   /** The client on the key last read; reads the key again once a failed read is old enough. */

@@ -1,7 +1,9 @@
 /**
  * The API key as the deployed sender gets it, from a secret, against the real stand-ins:
  * - the sender handler when its key's secret cannot be read: the invocation no longer fails (its
- *   messages used to go to the DLQ while their rows stayed pending); the rows wait and burn nothing.
+ *   messages used to go to the DLQ while their rows stayed pending); the rows wait and burn nothing;
+ * - a key rotated while containers are warm: after the 401 that stops the batch, the next call reads
+ *   the secret again, so a resume works at once (the real HTTP client against the sandbox).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -12,8 +14,13 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AndOpenHttpClient } from '../../lambdas/adapters/andopen-http-client.ts';
 import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
+import { RenewableKeyGiftingApi } from '../../lambdas/adapters/renewable-key-gifting-api.ts';
+import { ApiKeySecretError } from '../../lambdas/adapters/secret-api-key.ts';
+import { isTransientSecretFailure } from '../../lambdas/adapters/secret-string.ts';
 import { SqsSendQueue } from '../../lambdas/adapters/sqs-send-queue.ts';
+import { classifyCreate, describeConfigurationStop } from '../../lambdas/core/outcome.ts';
 import type { GiftRequestBody } from '../../lambdas/ports/gifting-api.ts';
 import { ensureLedgerTable } from '../../local/aws/ledger-table.ts';
 import { invokeWithTimeout, toSqsRecord } from '../../local/lambda/index.ts';
@@ -26,7 +33,7 @@ import {
   startDynamoDbLocal,
   startFauxqs,
 } from '../../local/standins/index.ts';
-import { DEMO_CAMPAIGNS } from '../../sandbox/index.ts';
+import { DEMO_CAMPAIGNS, SANDBOX_API_KEY, startSandbox } from '../../sandbox/index.ts';
 
 const TABLE = 'gift-batch-ledger';
 const BODY: GiftRequestBody = {
@@ -141,5 +148,61 @@ describe('the sender handler when the API key secret cannot be read', () => {
       }),
     );
     expect(attributes.Attributes?.ApproximateNumberOfMessagesDelayed).toBe('1');
+  });
+});
+
+describe('a key rotated while the client is warm', () => {
+  it('stops on the revoked key, then sends with the new one without a new client', {
+    timeout: 30_000,
+  }, async () => {
+    // Prepare: &Open accepts both keys until the old one is revoked; the secret holds the old one.
+    const newKey = 'ao-v1-staging-rotated-key';
+    const sandbox = await startSandbox({ apiKeys: [SANDBOX_API_KEY, newKey] });
+    const secret = { value: SANDBOX_API_KEY };
+    let reads = 0;
+    const clients: AndOpenHttpClient[] = [];
+    const api = new RenewableKeyGiftingApi({
+      readKey: async () => {
+        reads += 1;
+        if (!secret.value) throw new ApiKeySecretError('secret prod/andopen is empty');
+        return secret.value;
+      },
+      connect: (apiKey) => {
+        const client = new AndOpenHttpClient({ baseUrl: sandbox.url, apiKey, timeoutMs: 5_000 });
+        clients.push(client);
+        return client;
+      },
+      isTransient: isTransientSecretFailure,
+    });
+    try {
+      const before = classifyCreate(await api.createGiftRequest(BODY));
+      const revoke = await fetch(`${sandbox.url}/_sandbox/keys/revoke`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ key: SANDBOX_API_KEY }),
+      });
+
+      // Act
+      const refused = classifyCreate(await api.createGiftRequest(BODY));
+      secret.value = newKey; // a person puts the new key in the secret, then resumes
+      const afterRotation = classifyCreate(await api.createGiftRequest(BODY));
+
+      // Assess
+      expect(revoke.status).toBe(200);
+      expect(before.kind).toBe('created');
+      expect(refused).toMatchObject({
+        kind: 'configuration-stop',
+        reason: 'authentication',
+        code: 'expired_token',
+      });
+      if (refused.kind === 'configuration-stop') {
+        expect(describeConfigurationStop(refused)).toContain('HTTP 401');
+      }
+      expect(afterRotation.kind).toBe('created');
+      expect(reads).toBe(2);
+    } finally {
+      for (const client of clients) client.close();
+      await sandbox.stop();
+    }
   });
 });

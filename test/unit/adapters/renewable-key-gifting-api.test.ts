@@ -162,6 +162,42 @@ describe('the &Open client whose key lives in a secret', () => {
       message: 'cannot read the &Open API key from secret prod/andopen',
     });
   });
+
+  it('after a 401 reads the secret again, so a rotated key works without a cold start', async () => {
+    // Prepare: key-1 is revoked in &Open and key-2 put in the secret.
+    const secret = { value: 'key-1' };
+    const { api, valid, clients, reads } = setUp(secret);
+    valid.add('key-1');
+    await api.createGiftRequest(BODY);
+    valid.delete('key-1');
+    valid.add('key-2');
+
+    // Act
+    const refused = await api.createGiftRequest(BODY);
+    secret.value = 'key-2';
+    const afterRotation = await api.createGiftRequest(BODY);
+
+    // Assess
+    expect(refused).toMatchObject({ kind: 'response', status: 401 });
+    expect(afterRotation).toMatchObject({ kind: 'response', status: 201 });
+    expect(reads()).toBe(2);
+    expect(clients.map((client) => [client.apiKey, client.closed])).toEqual([
+      ['key-1', true],
+      ['key-2', false],
+    ]);
+  });
+
+  it('drops the key on a 403 too, once for a burst of refusals', async () => {
+    // Prepare
+    const { api, reads } = setUp({ value: 'key-1' });
+
+    // Act: three GETs in flight on the refused key, then one more.
+    await Promise.all([api.getGiftRequest('a'), api.getGiftRequest('b'), api.getGiftRequest('c')]);
+    await api.getGiftRequest('d');
+
+    // Assess
+    expect(reads()).toBe(2);
+  });
 });
 
 describe('which secret failures pass by themselves', () => {
