@@ -140,10 +140,15 @@ export interface SplitterConfig {
   chunkRows: number;
 }
 
+/** MAX_ROWS_PER_FILE: a file with more data rows is refused whole (the splitter, the preflight). */
+export function maxRowsPerFile(env: Environment = process.env): number {
+  return optionalNumber(env, 'MAX_ROWS_PER_FILE', DEFAULT_MAX_ROWS_PER_FILE, { min: 1 });
+}
+
 export function splitterConfig(env: Environment = process.env): Readonly<SplitterConfig> {
   return Object.freeze({
     defaultCampaignId: env.DEFAULT_CAMPAIGN_ID?.trim() || null,
-    maxRows: optionalNumber(env, 'MAX_ROWS_PER_FILE', DEFAULT_MAX_ROWS_PER_FILE, { min: 1 }),
+    maxRows: maxRowsPerFile(env),
     approvalRowsOver: env.APPROVAL_ROWS_OVER?.trim()
       ? optionalNumber(env, 'APPROVAL_ROWS_OVER', 0, { min: 0 })
       : null,

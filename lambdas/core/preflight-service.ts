@@ -208,6 +208,9 @@ export class PreflightService {
     } catch (error) {
       if (!(error instanceof RecipientFileError)) throw error;
       report.fileError = error.message;
+      // The pipeline refuses such a file whole: nothing of it is sent, so nothing is worth asking
+      // &Open about (the reader stopped at the first row over the limit).
+      if (error.code === 'too_many_rows') return report;
     }
 
     const ids = [...groups.keys()];

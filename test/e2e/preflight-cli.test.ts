@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,5 +96,40 @@ describe('gift-batch preflight', () => {
     expect(missing.stderr).toContain('no such file');
     expect(broken.code).toBe(2);
     expect(broken.stderr).toMatch(/quote/);
+  });
+
+  it('refuses a file over --max-rows with the pipeline’s error, checking none of it', {
+    timeout: 60_000, // three CLI processes on a shared machine
+  }, async () => {
+    // Prepare: 50 valid rows.
+    const file = join(scratch, 'fifty.csv');
+    const rows = Array.from(
+      { length: 50 },
+      (_, index) => `Ann;Lee;ann${index}@example.com;T-${index}`,
+    );
+    writeFileSync(file, ['First Name;Last Name;E-mail;External ID', ...rows].join('\r\n'));
+    const campaign = ['--campaign', '11111111-1111-4111-8111-111111111111'];
+
+    // Act
+    const [over, overJson, within] = await Promise.all([
+      preflight(file, ...campaign, '--max-rows', '3'),
+      preflight(file, ...campaign, '--max-rows', '3', '--json'),
+      preflight(file, ...campaign, '--max-rows', '50'),
+    ]);
+
+    // Assess
+    const refusal =
+      'the file has more than 3 data rows (the limit per file); split it, or raise the limit with --max-rows / MAX_ROWS_PER_FILE';
+    expect(over.code).toBe(2);
+    expect(over.stdout).toBe(`${file}: not checked: ${refusal}\n`);
+    expect(over.stderr).toBe(`gift-batch preflight: ${file}: ${refusal}\n`);
+    expect(JSON.parse(overJson.stdout)).toMatchObject({
+      rows: 3,
+      campaigns: [],
+      findings: [],
+      fileError: refusal,
+    });
+    expect(within.code).toBe(0);
+    expect(within.stdout).toContain('50 rows, 50 checked against 1 campaign');
   });
 });

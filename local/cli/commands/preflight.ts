@@ -3,13 +3,17 @@ import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AndOpenHttpClient } from '../../../lambdas/adapters/andopen-http-client.ts';
+import { maxRowsPerFile } from '../../../lambdas/config.ts';
 import {
   type PreflightFindingKind,
   type PreflightReport,
   PreflightService,
 } from '../../../lambdas/core/preflight-service.ts';
 import { FleetRateLimiter } from '../../../lambdas/core/rate-limiter.ts';
-import { readRecipients } from '../../../lambdas/core/recipients/index.ts';
+import {
+  DEFAULT_MAX_ROWS_PER_FILE,
+  readRecipients,
+} from '../../../lambdas/core/recipients/index.ts';
 import { systemClock } from '../../../lambdas/ports/clock.ts';
 import type { GiftingApi } from '../../../lambdas/ports/gifting-api.ts';
 import type { LimiterStore } from '../../../lambdas/ports/rate-limit.ts';
@@ -28,6 +32,8 @@ export interface PreflightOptions {
   apiKey?: string;
   region?: 'us' | 'eu' | 'staging';
   maxRps?: number;
+  /** The row limit per file, as the pipeline applies it (default MAX_ROWS_PER_FILE or 100,000). */
+  maxRows?: number;
   stateDir?: string;
 }
 
@@ -39,7 +45,17 @@ interface Output {
 /** Streams a recipient file through the preflight (the file is read once, in flat memory). */
 export function preflightFile(
   file: string,
-  deps: { api: GiftingApi; limiterStore: LimiterStore; campaign?: string; maxRps?: number },
+  deps: {
+    api: GiftingApi;
+    limiterStore: LimiterStore;
+    campaign?: string;
+    maxRps?: number;
+    /**
+     * A file with more data rows is refused after reading one row past it, as the split refuses
+     * it (default MAX_ROWS_PER_FILE, else 100,000).
+     */
+    maxRows?: number;
+  },
 ): Promise<PreflightReport> {
   const limiter = new FleetRateLimiter({
     store: deps.limiterStore,
@@ -51,6 +67,7 @@ export function preflightFile(
     readRecipients(createReadStream(file, { highWaterMark: 64 * 1024 }), {
       fileName: file,
       defaultCampaignId: deps.campaign ?? null,
+      maxRows: deps.maxRows ?? maxRowsPerFile(),
     }),
   );
 }
@@ -106,6 +123,7 @@ export async function runPreflight(
     const report = await preflightFile(file, {
       api: client,
       limiterStore: new MemoryLimiterStore(),
+      maxRows: options.maxRows ?? maxRowsPerFile(),
       ...(options.campaign ? { campaign: options.campaign } : {}),
       ...(options.maxRps ? { maxRps: options.maxRps } : {}),
     });
@@ -136,6 +154,10 @@ const KIND_LABELS: Record<PreflightFindingKind, string> = {
 
 /** The report for a person: what was checked, then one finding per line naming its rows. */
 export function preflightText(file: string, report: PreflightReport): string {
+  // A file refused whole (over the row limit, no header): nothing of it was checked or would be sent.
+  if (report.fileError !== null && report.campaigns.length === 0) {
+    return `${file}: not checked: ${report.fileError}\n`;
+  }
   const lines = [
     `${file}: ${plural(report.rows, 'row')}, ${report.checkedRows} checked against ${plural(report.campaigns.length, 'campaign')}`,
   ];
@@ -186,6 +208,11 @@ function positiveNumber(value: string): number {
   return number;
 }
 
+function positiveInteger(value: string): number {
+  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('must be a whole number ≥ 1.');
+  return Number(value);
+}
+
 export function preflightCommand(): Command {
   return new Command('preflight')
     .description(
@@ -204,6 +231,11 @@ export function preflightCommand(): Command {
       ]),
     )
     .option('--max-rps <r>', 'the most requests per second to send to &Open', positiveNumber)
+    .option(
+      '--max-rows <n>',
+      `refuse a file with more data rows than this, as the pipeline does, after reading one row past it (default ${DEFAULT_MAX_ROWS_PER_FILE.toLocaleString('en-US')}; also $MAX_ROWS_PER_FILE)`,
+      positiveInteger,
+    )
     .option(
       '--state-dir <dir>',
       'where the local run keeps the sandbox’s stock (default ./.gift-batch)',
@@ -225,7 +257,7 @@ Without --api-url or --region it asks the built-in sandbox, with the stock a loc
 Exit codes:
   0  no problems found
   1  problems found
-  2  the file cannot be read
+  2  the file cannot be read, or has more rows than --max-rows
   3  a campaign could not be checked (&Open refused the key or could not be reached)
 
 Examples:
@@ -285,6 +317,7 @@ export async function preflightBeforeSending(
     limiterStore: LimiterStore;
     campaign?: string;
     maxRps?: number;
+    maxRows?: number;
     approval: SendApproval;
     /** Rows over this wait for approval; null: no size limit. */
     approvalRowsOver?: number | null;
@@ -293,6 +326,8 @@ export async function preflightBeforeSending(
   const { say } = deps.approval;
   say('preflight: checking the file against &Open’s campaigns…');
   const report = await preflightFile(file, deps);
+  // Nothing to ask a person about: the split refuses this file whole and says why.
+  if (report.fileError !== null && report.campaigns.length === 0) return 'yes';
   const limit = deps.approvalRowsOver ?? null;
   const overLimit = limit !== null && report.rows > limit;
   const sizeText = `${plural(report.rows, 'row')}, over the approval limit of ${limit}`;

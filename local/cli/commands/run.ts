@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AndOpenHttpClient } from '../../../lambdas/adapters/andopen-http-client.ts';
+import { maxRowsPerFile } from '../../../lambdas/config.ts';
 import { ApprovalService } from '../../../lambdas/core/approval-service.ts';
 import type { ResultsSummary } from '../../../lambdas/core/results.ts';
 import { systemClock } from '../../../lambdas/ports/clock.ts';
@@ -112,6 +113,7 @@ export async function runPipeline(
         const decision = await preflightBeforeSending(file, {
           api: client,
           limiterStore: pipeline.limiterStore,
+          maxRows: options.maxRows ?? maxRowsPerFile(),
           ...(options.campaign ? { campaign: options.campaign } : {}),
           ...(options.maxRps ? { maxRps: options.maxRps } : {}),
           approval: { yes: options.yes === true, ask: output.ask ?? null, say },

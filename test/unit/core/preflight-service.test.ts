@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PreflightService } from '../../../lambdas/core/preflight-service.ts';
 import { FleetRateLimiter } from '../../../lambdas/core/rate-limiter.ts';
-import { readRecipients } from '../../../lambdas/core/recipients/index.ts';
+import { readRecipients, tooManyRowsMessage } from '../../../lambdas/core/recipients/index.ts';
 import {
   answer,
   campaign,
@@ -260,5 +260,31 @@ describe('PreflightService', () => {
     // Assess
     expect(report.fileError).toMatch(/quote/);
     expect(report.findings).toMatchObject([{ kind: 'archived-campaign', rows: 1 }]);
+  });
+
+  it('stops reading a file one row past the row limit and asks &Open nothing about it', async () => {
+    // Prepare: a million-row file, one line per chunk, counting the chunks the reader pulls.
+    const api = catalogue();
+    const service = new PreflightService({ api, clock, sleep: noSleep });
+    let pulled = 0;
+    async function* lines(): AsyncGenerator<Uint8Array> {
+      const encoder = new TextEncoder();
+      yield encoder.encode(`${HEADER}\r\n`);
+      for (let index = 0; index < 1_000_000; index += 1) {
+        pulled += 1;
+        yield encoder.encode(`${choiceRow(CHOICE, `E${index}`)}\r\n`);
+      }
+    }
+
+    // Act
+    const report = await service.check(
+      readRecipients(lines(), { fileName: 'staff.csv', maxRows: 10 }),
+    );
+
+    // Assess
+    expect(report.fileError).toBe(tooManyRowsMessage(10));
+    expect(pulled).toBeLessThanOrEqual(12); // the limit, the row past it, and one read ahead
+    expect(api.asked).toEqual([]);
+    expect(report.findings).toEqual([]);
   });
 });
