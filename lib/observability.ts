@@ -125,6 +125,13 @@ export class ObservabilityConstruct extends Construct {
         'or base URL, then resume the batch (README, alarm ConfigurationStop).',
     );
     alarm(
+      'GiftsNotFound',
+      pipelineMetric(METRIC.GiftsNotFound, fiveMinutes),
+      '&Open answered 404 to a GET of a gift we created: the API key now belongs to another ' +
+        'tenant (or environment) than the key that created it. Its rows are still followed until ' +
+        'their deadline, then finish without a link; put the right key back (README: GiftsNotFound).',
+    );
+    alarm(
       'SendQueueStuck',
       props.sendQueue.metricApproximateAgeOfOldestMessage({
         period: fiveMinutes,
@@ -192,7 +199,7 @@ export class ObservabilityConstruct extends Construct {
       }),
       new GraphWidget({
         title: 'Throttling and configuration stops',
-        left: [METRIC.RowsThrottled, METRIC.ConfigurationStops].map((name) =>
+        left: [METRIC.RowsThrottled, METRIC.ConfigurationStops, METRIC.GiftsNotFound].map((name) =>
           pipelineMetric(name, oneMinute),
         ),
         right: [pipelineMetric(METRIC.PausedSeconds, oneMinute)],

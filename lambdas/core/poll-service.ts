@@ -36,6 +36,8 @@ export interface PollReport {
   fromWebhookNews: number;
   /** Answers that need a person (a created gift &Open says does not exist, a refused key). */
   alarms: string[];
+  /** GETs of gifts we created that &Open answered 404: the key's tenant does not hold them. */
+  notFound: number;
   /** The rows that stopped being followed in this run (their outcome is now complete). */
   settledRows: { batchId: string; row: number }[];
 }
@@ -80,6 +82,7 @@ export class PollService {
       gaveUp: 0,
       fromWebhookNews: 0,
       alarms: [],
+      notFound: 0,
       settledRows: [],
     };
     const settledByBatch = new Map<string, number>();
@@ -140,8 +143,11 @@ export class PollService {
     }
 
     if (outcome.kind === 'not-found') {
+      // Not a wrong region (that answers 401 invalid_token): the key's tenant does not hold a gift
+      // this deployment created. The row is still followed until its deadline, and sends go on.
+      report.notFound += 1;
       report.alarms.push(
-        `gift ${row.giftRequestId} (batch ${row.batchId}, row ${row.row}) was created but &Open says it does not exist (Request-Id ${outcome.requestId ?? 'none'}): is the base URL right?`,
+        `gift ${row.giftRequestId} (batch ${row.batchId}, row ${row.row}) was created but &Open says it does not exist (Request-Id ${outcome.requestId ?? 'none'}): is the API key still the one of the tenant that created it?`,
       );
     } else if (outcome.kind === 'configuration-stop') {
       report.alarms.push(`while polling: ${describeConfigurationStop(outcome)}`);

@@ -33,6 +33,8 @@ export const METRIC = {
   EventKeyConflicts: 'EventKeyConflicts',
   /** Intake messages without a readable key: they go to the intake DLQ. Unit Count. */
   EventsUnreadable: 'EventsUnreadable',
+  /** GETs of a gift we created that &Open answered 404 (not in this key's tenant). Alarmed. Unit Count. */
+  GiftsNotFound: 'GiftsNotFound',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -52,6 +54,7 @@ export const METRIC_UNIT: Readonly<
   EventsDuplicate: MetricUnit.Count,
   EventKeyConflicts: MetricUnit.Count,
   EventsUnreadable: MetricUnit.Count,
+  GiftsNotFound: MetricUnit.Count,
 };
 
 /**

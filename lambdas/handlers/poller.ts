@@ -19,6 +19,7 @@ import {
   sendQueue,
   sqs,
 } from './dependencies.ts';
+import { METRIC, METRIC_UNIT, metrics } from './metrics.ts';
 
 const config = pollerConfig();
 const completion = new CompletionService({
@@ -69,6 +70,10 @@ export const handler = async (_event: unknown, context: Context): Promise<void> 
   });
   const report = await polling.pollDue();
   for (const alarm of report.alarms) logger.error(alarm);
+  if (report.notFound > 0) {
+    metrics.addMetric(METRIC.GiftsNotFound, METRIC_UNIT.GiftsNotFound, report.notFound);
+    metrics.publishStoredMetrics();
+  }
   // Event-sourced gifts whose URL arrived (or whose wait ended): tell their producers.
   await outcomes.rowsDecided(report.settledRows).catch((error: unknown) => {
     logger.error('could not publish outcome events', { error });

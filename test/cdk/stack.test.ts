@@ -536,6 +536,7 @@ describe('GiftBatchStack', () => {
         { Name: 'service', Value: 'gift-batch' },
       ]);
       expect(watching(METRIC.EventKeyConflicts, METRICS_NAMESPACE)).toHaveLength(1);
+      expect(watching(METRIC.GiftsNotFound, METRICS_NAMESPACE)).toHaveLength(1);
       // The send DLQ, the splitter's failed uploads and failed continuations, the exporter's failed
       // requests, the intake DLQ and the event rule's DLQ.
       expect(watching('ApproximateNumberOfMessagesVisible', 'AWS/SQS')).toHaveLength(6);

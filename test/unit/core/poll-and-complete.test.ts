@@ -164,6 +164,8 @@ describe('PollService', () => {
     // Assess
     expect(report.alarms).toHaveLength(2);
     expect(report.alarms[0]).toContain('does not exist');
+    expect(report.notFound).toBe(2);
+    expect(report.settled).toBe(0); // still followed until the deadline
   });
 });
 
