@@ -112,9 +112,7 @@ export class PollService {
       report.fromWebhookNews += 1;
       return true;
     }
-    const permit = permits
-      ? await permits.acquire()
-      : { kind: 'go' as const, at: this.#clock.now() };
+    const permit = await this.#clearedToGet(permits);
     if (permit.kind === 'wait') return false; // still due: the next run takes it
     report.polled += 1;
     const outcome = classifyGet(await this.#api.getGiftRequest(row.giftRequestId));
@@ -170,6 +168,23 @@ export class PollService {
       now,
     );
     return pastDeadline;
+  }
+
+  /**
+   * A slot of the fleet's budget, then the last look at the shared pause right before the GET, as
+   * the sender does before a POST: a throttle answered to another request between the slot's
+   * clearance and this GET must stop it. The caller sends with no `await` in between.
+   */
+  async #clearedToGet(
+    permits: Permits | null,
+  ): Promise<{ kind: 'go'; at: number } | { kind: 'wait'; untilMs: number }> {
+    if (!permits || !this.#limiter) return { kind: 'go', at: this.#clock.now() };
+    for (;;) {
+      const permit = await permits.acquire();
+      if (permit.kind === 'wait') return permit;
+      // Paused meanwhile: the next slot comes after the pause (or says to wait for it).
+      if (await this.#limiter.clearToSend()) return permit;
+    }
   }
 
   /** Applies kept webhook news that brings the row its URL; true when it did (no GET needed). */

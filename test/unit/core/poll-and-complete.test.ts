@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CompletionService } from '../../../lambdas/core/completion-service.ts';
 import { PollService } from '../../../lambdas/core/poll-service.ts';
+import { FleetRateLimiter } from '../../../lambdas/core/rate-limiter.ts';
 import { RESULTS_COLUMNS, resultsCsv } from '../../../lambdas/core/results.ts';
 import type { ApiCall, GiftRequest } from '../../../lambdas/ports/gifting-api.ts';
 import type { RowRecord } from '../../../lambdas/ports/ledger.ts';
@@ -14,6 +15,7 @@ import {
   recordOf,
   recordSent,
 } from '../../support/ledger-rows.ts';
+import { InMemoryLimiterStore, VirtualTime } from '../../support/simulated-fleet.ts';
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
 const ISO0 = new Date(T0).toISOString();
@@ -137,6 +139,51 @@ describe('PollService', () => {
 
     // Assess
     expect((await ledger.getRow('b1', 1))?.pollDueAt).toBeGreaterThanOrEqual(T0 + 21_000);
+  });
+
+  it('looks at the shared pause right before each GET: a 429 answered meanwhile holds it back', async () => {
+    // Prepare: a fleet limiter that hears a 429 (to another request) just after clearing a slot,
+    // the instant before the GET would leave.
+    const time = new VirtualTime();
+    const clock = { now: () => T0 + 1_000 + time.now };
+    class ThrottledAfterClearance extends FleetRateLimiter {
+      #armed = true;
+      override async waitFor(slotAt: number): Promise<'go' | 'paused'> {
+        const verdict = await super.waitFor(slotAt);
+        if (verdict === 'go' && this.#armed) {
+          this.#armed = false;
+          await this.answered(clock.now(), 'throttled', 3_000);
+        }
+        return verdict;
+      }
+    }
+    const limiter = new ThrottledAfterClearance({
+      store: new InMemoryLimiterStore(),
+      clock,
+      sleep: time.sleep,
+      settings: { ceilingRps: 10 },
+    });
+    const ledger = new InMemoryLedger();
+    await sentBatch(ledger);
+    const getsAt: number[] = [];
+    const api = new GetOnlyApi((id) => {
+      getsAt.push(clock.now());
+      return found(id, `https://redeem.example/${id}`);
+    });
+    const service = new PollService({ ledger, api, clock, settings: POLL, limiter });
+
+    // Act
+    let report: Awaited<ReturnType<PollService['pollDue']>> | undefined;
+    await time.run(
+      service.pollDue().then((done) => {
+        report = done;
+      }),
+    );
+
+    // Assess: both rows polled, none before the Retry-After had passed.
+    expect(report).toMatchObject({ polled: 2, settled: 2 });
+    expect(getsAt).toHaveLength(2);
+    for (const at of getsAt) expect(at).toBeGreaterThanOrEqual(T0 + 1_000 + 3_000);
   });
 
   it('raises an alarm for a created gift that &Open says does not exist', async () => {
