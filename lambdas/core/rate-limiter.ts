@@ -9,10 +9,22 @@ export interface RateLimitSettings {
   minRps: number;
   /** How often the rate may grow. */
   growthIntervalMs: number;
-  /** After the first throttle, the share of the measured limit the fleet holds to. */
+  /**
+   * Before the first throttle, the rate grows by this factor each growth interval. Gently: &Open's
+   * burst allowance hides its limit for a while, and the faster the rate grows meanwhile, the
+   * further over the limit the first 429 finds the fleet (and the more requests it refuses).
+   */
+  slowStartGrowth: number;
+  /** After a throttle, the share of the measured limit the fleet holds to. */
   holdShare: number;
-  /** Then, while calls succeed, the rate creeps up by this share per growth interval… */
-  probeStep: number;
+  /** How long the fleet holds there before it probes above it (ms)… */
+  holdMs: number;
+  /**
+   * …then the rate creeps up by a share per second that grows this much each second (convex, as
+   * CUBIC's probing): slowly near the limit it measured, faster the longer calls still succeed, so
+   * a limit that was measured low or has since risen is found within seconds, not minutes.
+   */
+  probeAcceleration: number;
   /** …and a later throttle steps it down by this factor (multiplicative decrease). */
   decrease: number;
   /** A caller that would wait longer than this for its slot gives the row back to the queue. */
@@ -26,8 +38,10 @@ export const DEFAULT_RATE_LIMIT_SETTINGS: RateLimitSettings = {
   initialRps: 20,
   minRps: 0.5,
   growthIntervalMs: 250,
-  holdShare: 0.99,
-  probeStep: 0.006,
+  slowStartGrowth: 1.25,
+  holdShare: 0.985,
+  holdMs: 3_000,
+  probeAcceleration: 0.002,
   decrease: 0.95,
   maxWaitMs: 20_000,
   defaultPauseMs: 1_000,
@@ -40,12 +54,15 @@ export type LimiterFeedback = 'accepted' | 'throttled' | 'unavailable' | 'no-ans
 const RECENT_REQUESTS = 2_000;
 /** The fewest requests of an episode that make a measurement of the limit worth trusting. */
 const MIN_SAMPLES = 8;
-/** Below this accepted share an episode was a big overshoot, worth measuring the limit from. */
-const MEASURABLE_SHARE = 0.85;
 /** If nobody could measure an episode this long after its pause, fall back to halving. */
 const ESTIMATE_GRACE_MS = 2_000;
 /** A reservation covers about this long at the current rate. */
 const BLOCK_SECONDS = 0.1;
+/** The shared state remembers the fleet's reservations this long, to measure its real rate. */
+const BLOCK_HISTORY_MS = 3_000;
+const MAX_BLOCKS = 64;
+/** The newest episode's measurement weighs this much against the average of the earlier ones. */
+const NEW_MEASUREMENT_WEIGHT = 0.5;
 /** Concurrent callers of one instance share a read of the shared pause this fresh. */
 const SHARED_READ_REUSE_MS = 10;
 
@@ -57,10 +74,13 @@ const SHARED_READ_REUSE_MS = 10;
  * - Pause: a 429 or 503 with Retry-After stops the whole fleet until it has passed. This instance
  *   knows it at once (it checks before every request, synchronously); other containers see it on
  *   their next check of the shared state, which every request makes right before it is sent.
- * - Learning: without a ceiling the rate doubles while the fleet uses it fully (slow start). At the
- *   first throttle the limit is measured from the share of requests &Open accepted once it began
- *   refusing (requests sent at a known rate, of which it accepted exactly its limit), and the fleet
- *   holds just under it, then probes upward slowly; later throttles step it down a little (AIMD).
+ * - Learning: without a ceiling the rate grows while the fleet uses it fully (slow start). At every
+ *   throttle the limit is measured: of the requests sent once &Open began refusing, it accepted
+ *   exactly its limit's worth, so limit ≈ the fleet's rate then (counted from the slots it had
+ *   reserved, `blocks`) × the share accepted. The measurements are averaged over the episodes; the
+ *   fleet holds just under the average for a few seconds, then probes above it, slowly at first and
+ *   faster the longer calls succeed (as CUBIC does): each throttle episode costs a pause of at least
+ *   a second, so they should be rare, yet a limit measured low or raised since must be found.
  */
 export class FleetRateLimiter {
   readonly #store: LimiterStore;
@@ -103,6 +123,7 @@ export class FleetRateLimiter {
         version: (read?.version ?? 0) + 1,
         nextSlotAt: start + count * interval,
         reservedInWindow: state.reservedInWindow + count,
+        blocks: [...recentBlocks(state, now), { at: start, count, interval }],
       };
       if (await this.#store.write(next, read?.version ?? null)) return slots;
     }
@@ -170,7 +191,8 @@ export class FleetRateLimiter {
         ...(newEpisode
           ? {
               throttledAt: sentAt,
-              rateAtThrottle: actualRate(state, now),
+              pauseBeganAt: now,
+              rateAtThrottle: fleetRate(state, sentAt, now) ?? actualRate(state, now),
               estimated: false,
             }
           : {}),
@@ -215,7 +237,10 @@ export class FleetRateLimiter {
       const used = next.reservedInWindow >= 0.8 * next.rate * (elapsed / 1000);
       const unpaused = next.pausedUntil <= next.windowStartedAt;
       if (used && unpaused && next.estimated) {
-        next.rate *= next.phase === 'slow-start' ? 2 : 1 + this.settings.probeStep;
+        next.rate *=
+          next.phase === 'slow-start'
+            ? this.settings.slowStartGrowth
+            : 1 + this.#probeShare(next, now, elapsed);
       }
       next.sendRate = next.reservedInWindow / (elapsed / 1000);
       next.windowStartedAt = now;
@@ -236,11 +261,18 @@ export class FleetRateLimiter {
     const { decrease, holdShare } = this.settings;
     const acceptedShare = this.#acceptedShare(state);
     let rate: number | null = null;
-    if (acceptedShare !== null && acceptedShare < MEASURABLE_SHARE) {
-      // Far over the limit: measure it, and hold just under.
-      rate = Math.max(0.2, acceptedShare * holdShare) * state.rateAtThrottle;
-    } else if (acceptedShare !== null || state.phase === 'steady') {
-      // Just over it, probing: step down a little.
+    let measuredLimit = state.measuredLimit;
+    if (acceptedShare !== null) {
+      // Requests sent at rateAtThrottle once &Open refused were accepted at its limit's pace.
+      const measured = Math.max(0.2, acceptedShare) * state.rateAtThrottle;
+      // One episode's count is noisy (a few dozen requests): average the episodes.
+      measuredLimit =
+        measuredLimit === undefined
+          ? measured
+          : NEW_MEASUREMENT_WEIGHT * measured + (1 - NEW_MEASUREMENT_WEIGHT) * measuredLimit;
+      rate = holdShare * measuredLimit;
+    } else if (state.phase === 'steady') {
+      // Too few answers here to measure (another instance may have): step down a little.
       rate = state.rateAtThrottle * decrease;
     } else if (now >= state.pausedUntil + ESTIMATE_GRACE_MS) {
       // Nobody could measure the first episode (too few requests per instance): halve.
@@ -249,12 +281,26 @@ export class FleetRateLimiter {
     if (rate === null) return state; // an instance that saw the episode will measure it
     return {
       ...state,
+      // Never back where &Open refused: below it by at least `decrease`.
       rate: Math.min(rate, state.rateAtThrottle * decrease),
       phase: 'steady',
       estimated: true,
       windowStartedAt: now,
       reservedInWindow: 0,
+      ...(measuredLimit === undefined ? {} : { measuredLimit }),
     };
+  }
+
+  /**
+   * The share the rate grows by in a growth window of `elapsedMs`, in the steady phase: nothing
+   * while the fleet holds just under the limit it measured, then a probe that speeds up the longer
+   * calls keep succeeding (rate per second grows by `probeAcceleration` each second).
+   */
+  #probeShare(state: LimiterState, now: number, elapsedMs: number): number {
+    const { holdMs, probeAcceleration } = this.settings;
+    const probingS = (now - state.pausedUntil - holdMs) / 1000;
+    if (probingS <= 0) return 0;
+    return probeAcceleration * probingS * (elapsedMs / 1000);
   }
 
   /**
@@ -263,10 +309,11 @@ export class FleetRateLimiter {
    * accepted at exactly the limit's pace: limit ≈ rateAtThrottle × share.
    */
   #acceptedShare(state: LimiterState): number | null {
+    const pauseBeganAt = state.pauseBeganAt ?? state.pausedUntil;
     const answered = this.#recent.filter(
       (request) =>
         request.sentAt >= state.throttledAt &&
-        request.sentAt < state.pausedUntil &&
+        request.sentAt < pauseBeganAt &&
         request.feedback !== 'no-answer' &&
         request.feedback !== 'unavailable',
     );
@@ -337,6 +384,28 @@ export class Permits {
       return { kind: 'go', at: this.#clock.now() };
     }
   }
+}
+
+/** The fleet's reservations that may still matter to a measurement (the last few seconds). */
+function recentBlocks(state: LimiterState, now: number): NonNullable<LimiterState['blocks']> {
+  return (state.blocks ?? [])
+    .filter((block) => block.at + block.count * block.interval >= now - BLOCK_HISTORY_MS)
+    .slice(-(MAX_BLOCKS - 1));
+}
+
+/**
+ * How fast the whole fleet sent between two instants, requests per second, counted from the slots
+ * it reserved for that time: null when the interval is too short to say.
+ */
+function fleetRate(state: LimiterState, from: number, to: number): number | null {
+  if (to - from < 50 || !state.blocks?.length) return null;
+  let slots = 0;
+  for (const block of state.blocks) {
+    const first = Math.max(0, Math.ceil((from - block.at) / block.interval));
+    const end = Math.min(block.count, Math.ceil((to - block.at) / block.interval));
+    slots += Math.max(0, end - first);
+  }
+  return slots > 0 ? slots / ((to - from) / 1000) : null;
 }
 
 /**

@@ -17,8 +17,20 @@ export interface LimiterState {
   phase: 'slow-start' | 'steady';
   /** When the current throttle episode began (ms), 0 before any. */
   throttledAt: number;
-  /** The send rate when that episode began. */
+  /** The fleet's send rate during that episode, from the slots it had reserved (see `blocks`). */
   rateAtThrottle: number;
+  /**
+   * When the fleet heard that episode's first refusal and paused (ms): requests sent between
+   * `throttledAt` and this instant measure the limit. Absent in a state an earlier version wrote.
+   */
+  pauseBeganAt?: number;
+  /**
+   * The slots reserved in the last few seconds, one entry per reserved block (first slot, count,
+   * spacing in ms): how fast the whole fleet really sent, which no single instance sees.
+   */
+  blocks?: { at: number; count: number; interval: number }[];
+  /** The limit measured at the throttle episodes so far, averaged (requests/s); absent: none yet. */
+  measuredLimit?: number;
   /** True once the rate was re-estimated for that episode. */
   estimated: boolean;
   /** The growth window: when it started (ms) and how many requests the fleet reserved in it. */

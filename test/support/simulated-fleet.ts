@@ -41,11 +41,14 @@ export class VirtualTime {
 export class InMemoryLimiterStore implements LimiterStore {
   state: LimiterState | null = null;
   writes = 0;
+  /** Throttle episodes the fleet went through (each began a pause of at least a Retry-After). */
+  episodes = 0;
   async read(): Promise<LimiterState | null> {
     return this.state ? { ...this.state } : null;
   }
   async write(state: LimiterState, expectedVersion: number | null): Promise<boolean> {
     if ((this.state?.version ?? null) !== expectedVersion) return false;
+    if (state.throttledAt !== (this.state?.throttledAt ?? 0)) this.episodes += 1;
     this.state = { ...state };
     this.writes += 1;
     return true;
@@ -76,6 +79,9 @@ export interface SimulationReport {
   utilisation: number;
   limiterWrites: number;
   finalRate: number;
+  /** The limit the fleet measured (averaged over its throttle episodes); null: none measured. */
+  measuredLimit: number | null;
+  episodes: number;
 }
 
 export async function simulateFleet(options: SimulationOptions): Promise<SimulationReport> {
@@ -176,5 +182,7 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
     utilisation: counts.accepted / ((options.limitRps * (durationMs - maintenance)) / 1000),
     limiterWrites: store.writes,
     finalRate: store.state?.rate ?? 0,
+    measuredLimit: store.state?.measuredLimit ?? null,
+    episodes: store.episodes,
   };
 }

@@ -31,6 +31,76 @@ describe('FleetRateLimiter, in virtual time', () => {
     expect(report.finalRate).toBeGreaterThan(90);
   });
 
+  it('measures the limit at its first throttle from the real rate of the whole fleet, within a few percent', async () => {
+    // Act: two limits, the fleet told neither; a short send, so most of it is the first episode.
+    const reports = await Promise.all([
+      simulateFleet({ ...FLEET, requests: 1_500, limitRps: 100, seed: 7 }),
+      simulateFleet({ ...FLEET, requests: 800, limitRps: 50, seed: 3 }),
+    ]);
+
+    // Assess
+    const [at100, at50] = reports.map((report) => report.measuredLimit ?? 0);
+    expect(at100).toBeGreaterThan(90);
+    expect(at100).toBeLessThan(108);
+    expect(at50).toBeGreaterThan(45);
+    expect(at50).toBeLessThan(54);
+  });
+
+  it('goes through few throttle episodes, each of which pauses the fleet for a Retry-After', async () => {
+    // Act: two minutes at R = 100.
+    const report = await simulateFleet({ ...FLEET, requests: 12_000, limitRps: 100, seed: 7 });
+
+    // Assess: the first, then about one every 20 s while it probes for a higher limit.
+    expect(report.episodes).toBeGreaterThanOrEqual(1);
+    expect(report.episodes).toBeLessThanOrEqual(6);
+    expect(report.throttled / report.sent).toBeLessThan(0.006);
+    expect(report.early).toBe(0);
+  });
+
+  it('holds just under the limit it measured, then probes above it, faster the longer calls succeed', async () => {
+    // Prepare: a fleet that measured 100 requests/s at a throttle whose pause ended at 0.
+    const time = new VirtualTime();
+    const clock = { now: () => time.now };
+    const store = new InMemoryLimiterStore();
+    const limiter = new FleetRateLimiter({ store, clock, sleep: time.sleep });
+    const { holdShare, holdMs } = limiter.settings;
+    store.state = {
+      version: 1,
+      nextSlotAt: 0,
+      pausedUntil: 0,
+      pauseReason: null,
+      rate: holdShare * 100,
+      phase: 'steady',
+      throttledAt: -1_500,
+      pauseBeganAt: -1_300,
+      rateAtThrottle: 130,
+      estimated: true,
+      measuredLimit: 100,
+      windowStartedAt: 0,
+      reservedInWindow: 0,
+      sendRate: 0,
+    };
+
+    // Act: the fleet uses every slot for 12 s (no throttle: &Open's limit rose meanwhile).
+    const rateAt: Record<number, number> = {};
+    await time.run(
+      (async () => {
+        while (time.now < 12_000) {
+          const slots = await limiter.reserve(1_000);
+          rateAt[Math.floor(time.now / 1000)] ??= store.state?.rate ?? 0;
+          await time.sleep((slots.at(-1) ?? time.now) - time.now + 1);
+        }
+      })(),
+    );
+
+    // Assess: flat through the hold, then growing, each second by more than the one before.
+    const rate = (second: number) => rateAt[second] ?? Number.NaN;
+    expect(rate(Math.floor(holdMs / 1000) - 1)).toBeCloseTo(holdShare * 100, 5);
+    expect(rate(6)).toBeGreaterThan(rate(4));
+    expect(rate(11) - rate(9)).toBeGreaterThan(rate(6) - rate(4));
+    expect(rate(11)).toBeGreaterThan(103);
+  });
+
   it('waits out a maintenance window without sending into it, and does not lower the rate for it', async () => {
     // Act
     const report = await simulateFleet({
