@@ -14,22 +14,16 @@ import { AndOpenHttpClient } from '../lambdas/adapters/andopen-http-client.ts';
 import type { GiftRequestBody } from '../lambdas/ports/gifting-api.ts';
 import type { BatchCounts, BatchPhase } from '../lambdas/ports/ledger.ts';
 import { batchIdOfUpload, LocalPipeline } from '../local/runtime/local-pipeline.ts';
-import {
-  SANDBOX_API_KEY,
-  type Sandbox,
-  type SandboxOptions,
-  startSandbox,
-  type WebhookSummary,
-} from '../sandbox/index.ts';
+import { SANDBOX_API_KEY, type SandboxOptions, type WebhookSummary } from '../sandbox/index.ts';
 import {
   computeFigures,
   extrapolate,
   type Interval,
-  isGiftPost,
   type SendFigures,
   sendPhase,
 } from './metrics.ts';
 import { runNaiveLoop } from './naive-loop.ts';
+import { type SandboxProcess, startSandboxProcess } from './sandbox-process.ts';
 
 export type ScenarioName = 'pipeline' | 'pipeline-503' | 'pipeline-webhooks' | 'naive';
 
@@ -46,6 +40,8 @@ export interface ScenarioRequest {
   maintenanceMs: number;
   /** Where the naive loop writes its results file. */
   naiveResultsPath: string;
+  /** Where DynamoDB Local keeps the pipeline's ledger (see LedgerStorage in send.ts). */
+  ledger: 'memory' | 'disk';
 }
 
 export interface ScenarioResult {
@@ -90,9 +86,11 @@ async function main(): Promise<void> {
 /**
  * The pipeline with defaults a user gets (`gift-batch run`), R unknown to it.
  *
- * 1. Start the local pipeline on a fresh, throwaway state dir, its sandbox limited to R.
- * 2. For pipeline-503: once the first POST arrives, place a maintenance window a third of the way
- *    into the expected send phase (relative to that POST, so that the start-up time does not matter).
+ * 1. Start the sandbox, limited to R, in a process of its own (see sandbox-process.ts); for
+ *    pipeline-503 it places a maintenance window a third of the way into the expected send phase
+ *    once the first POST arrives: the send phase taken as 1.5·N/R (POSTs plus the GETs that share
+ *    the limit), so the window starts N/(2R) after the first POST.
+ * 2. Start the local pipeline on a fresh, throwaway state dir, against that sandbox.
  * 3. Upload, split, wait until the batch is complete (its results are written then).
  * 4. Compute the figures from the sandbox's journal; stop everything.
  */
@@ -101,47 +99,51 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
   const stateDir = await mkdtemp(join(tmpdir(), 'gift-batch-bench-'));
   const say = label(request.scenario);
   let pipeline: LocalPipeline | undefined;
+  let sandbox: SandboxProcess | undefined;
   const timers: NodeJS.Timeout[] = [];
   const stopOnSignal = () => {
     say('interrupted; stopping the pipeline');
-    void (pipeline?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+    void (pipeline?.stop() ?? Promise.resolve())
+      .then(() => sandbox?.stop())
+      .finally(() => process.exit(130));
   };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   try {
-    say('starting the local pipeline (DynamoDB Local, fauxqs, sandbox)…');
+    say(
+      `starting the sandbox (own process) and the local pipeline (DynamoDB Local with the ledger ${request.ledger === 'memory' ? 'in memory' : 'on disk'}, fauxqs)…`,
+    );
+    sandbox = await startSandboxProcess({
+      sandbox: sandboxOptions(request),
+      ...(request.scenario === 'pipeline-503'
+        ? {
+            maintenance: {
+              afterFirstPostMs: (request.rows * 1000) / (2 * request.rps),
+              durationMs: request.maintenanceMs,
+            },
+          }
+        : {}),
+    });
     pipeline = await LocalPipeline.start({
       stateDir,
       fresh: true,
-      sandbox: sandboxOptions(request),
+      sandboxUrl: sandbox.url,
+      ledgerStorage: request.ledger,
       // The sandbox announces each link by a signed webhook; the poller is only a safety net.
       ...(request.scenario === 'pipeline-webhooks' ? { webhooks: true } : {}),
     });
-    const sandbox = pipeline.sandbox as Sandbox;
-    const placed: { window: Interval | null } = { window: null };
-    if (request.scenario === 'pipeline-503') {
-      timers.push(
-        placeMaintenanceAtFirstPost(sandbox, request, (window) => {
-          placed.window = window;
-          say(`maintenance window placed: 503 for ${request.maintenanceMs / 1000} s`);
-        }),
-      );
-    }
 
     const startedAt = Date.now();
     // From the upload on: the split runs while the senders already send.
     let latest: BatchCounts | null = null;
     const progress = setInterval(() => {
-      const journal = sandbox.journal;
-      // The ledger's counts are read once the split has returned; until then only the journal's.
+      // The ledger's counts are read once the split has returned. (The sandbox's journal is read
+      // once, at the end: reading it over HTTP every few seconds would load the sandbox.)
       const ledger = latest
         ? `${latest.created + latest.rejected + latest.unknown}/${request.rows} rows decided, ` +
           `${latest.settled} settled`
         : 'split still running';
-      say(
-        `${((Date.now() - startedAt) / 1000).toFixed(0)} s: ${journal.gifts.length} gifts created, ` +
-          `${journal.requests.length} API requests; ${ledger}`,
-      );
+      say(`${((Date.now() - startedAt) / 1000).toFixed(0)} s: ${ledger}`);
     }, PROGRESS_EVERY_MS);
     timers.push(progress);
     // BENCH_JOURNAL=path: also keep the limiter's view twice a second, to see where capacity went.
@@ -174,12 +176,15 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
       .finally(() => clearInterval(progress));
     const finishedAt = batch.completedAt ? Date.parse(batch.completedAt) : Date.now();
 
+    const journal = await sandbox.journal();
+    const maintenance =
+      request.scenario === 'pipeline-503' ? await sandbox.maintenanceWindow() : null;
     const figures = computeFigures({
-      journal: sandbox.journal,
+      journal,
       rows: request.rows,
       rps: request.rps,
       endToEndMs: finishedAt - startedAt,
-      paused: placed.window ? [placed.window] : [],
+      paused: maintenance ? [maintenance] : [],
     });
     say(`batch ${batch.phase} in ${(figures.endToEndMs / 1000).toFixed(1)} s`);
     if (process.env.BENCH_JOURNAL) {
@@ -187,58 +192,30 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
       const { writeFileSync } = await import('node:fs');
       writeFileSync(
         process.env.BENCH_JOURNAL,
-        sandbox.journal.requests
+        journal.requests
           .map((r) => `${r.at} ${r.method} ${r.status} ${r.early ? 1 : 0}`)
           .join('\n'),
       );
       writeFileSync(`${process.env.BENCH_JOURNAL}.rates`, rates.join('\n'));
     }
-    const firstPost = sendPhase(sandbox.journal.requests);
+    const firstPost = sendPhase(journal.requests);
     return {
       scenario: request.scenario,
       figures,
       batch: { phase: batch.phase, counts: batch.counts },
       naive: null,
-      maintenance: placed.window,
+      maintenance,
       firstPostAfterMs: firstPost === null ? null : firstPost.start - startedAt,
-      webhooks: request.scenario === 'pipeline-webhooks' ? sandbox.webhookSummary() : null,
+      webhooks: request.scenario === 'pipeline-webhooks' ? await sandbox.webhookSummary() : null,
     };
   } finally {
     for (const timer of timers) clearInterval(timer);
     await pipeline?.stop();
+    await sandbox?.stop();
     await rm(stateDir, { recursive: true, force: true });
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);
   }
-}
-
-/**
- * Watches the journal for the first POST, then configures one maintenance window at an absolute
- * instant: "a third into the expected send phase", taking the send phase as 1.5·N/R (POSTs plus the
- * GETs that share the limit), so the window starts N/(2R) after the first POST.
- */
-function placeMaintenanceAtFirstPost(
-  sandbox: Sandbox,
-  request: ScenarioRequest,
-  onPlaced: (window: Interval) => void,
-): NodeJS.Timeout {
-  let seen = 0;
-  const timer = setInterval(() => {
-    const requests = sandbox.journal.requests;
-    for (; seen < requests.length; seen += 1) {
-      const entry = requests[seen];
-      if (entry === undefined || !isGiftPost(entry)) continue;
-      const start = entry.at + (request.rows * 1000) / (2 * request.rps);
-      const window = { start, end: start + request.maintenanceMs };
-      sandbox.configure({
-        maintenance: [{ startMs: start, durationMs: request.maintenanceMs, absolute: true }],
-      });
-      clearInterval(timer);
-      onPlaced(window);
-      return;
-    }
-  }, 20);
-  return timer;
 }
 
 /**
@@ -247,7 +224,7 @@ function placeMaintenanceAtFirstPost(
  */
 async function runNaive(request: ScenarioRequest): Promise<ScenarioResult> {
   const say = label('naive');
-  const sandbox = await startSandbox(sandboxOptions(request));
+  const sandbox = await startSandboxProcess({ sandbox: sandboxOptions(request) });
   const api = new AndOpenHttpClient({ baseUrl: sandbox.url, apiKey: SANDBOX_API_KEY });
   try {
     const startedAt = Date.now();
@@ -267,7 +244,7 @@ async function runNaive(request: ScenarioRequest): Promise<ScenarioResult> {
     const endToEndMs = Date.now() - startedAt;
 
     const sample = computeFigures({
-      journal: sandbox.journal,
+      journal: await sandbox.journal(),
       rows: bodies.length,
       rps: request.rps,
       endToEndMs,

@@ -106,6 +106,18 @@ export interface LocalPipelineOptions {
   concurrency?: number;
   /** Options for the built-in sandbox (tests inject faults). */
   sandbox?: SandboxOptions;
+  /**
+   * A sandbox already running in another process, instead of the built-in one: the send benchmark
+   * runs it apart so that neither event loop delays the other. Called with the sandbox's key;
+   * webhooks are turned on through its `/_sandbox/webhooks` admin endpoint.
+   */
+  sandboxUrl?: string;
+  /**
+   * Where DynamoDB Local keeps the ledger: on disk in the state dir (default: `run` and `resume`
+   * need it to survive), or in memory (the send benchmark: a throwaway ledger with DynamoDB's
+   * headroom rather than the disk's ~500 writes/s, see STACK.md).
+   */
+  ledgerStorage?: 'disk' | 'memory';
   /** Handler tuning for tests: poll quickly, stop waiting for URLs sooner. */
   environment?: Record<string, string>;
   /** How often the poller runs (Lambda: every minute; locally much more often). */
@@ -159,6 +171,21 @@ export async function batchIdOfUpload(event: S3Event): Promise<string> {
   const record = event.Records[0];
   if (!record) throw new LocalPipelineError('the upload raised no S3 event record');
   return batchIdForObject(uploadedObjectOf(record));
+}
+
+/** Turns on the webhooks of a sandbox in another process (its admin endpoint answers 200 or says why). */
+async function configureRemoteWebhooks(sandboxUrl: string, options: WebhookOptions): Promise<void> {
+  const response = await fetch(`${sandboxUrl}/_sandbox/webhooks`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(options),
+  });
+  // The body may name the problem; it never echoes the secret (the sandbox does not log it).
+  if (!response.ok) {
+    throw new LocalPipelineError(
+      `the sandbox at ${sandboxUrl} refused its webhook settings (HTTP ${response.status}): ${await response.text()}`,
+    );
+  }
 }
 
 /** The process-wide environment the handlers were loaded with (they read it once, as in Lambda). */
@@ -251,7 +278,9 @@ export class LocalPipeline {
         await rm(sandboxState, { force: true });
       }
       await mkdir(ledgerDir, { recursive: true });
-      const dynamoLocal = await startDynamoDbLocal({ storage: { dataDir: ledgerDir } });
+      const dynamoLocal = await startDynamoDbLocal({
+        storage: options.ledgerStorage === 'memory' ? 'memory' : { dataDir: ledgerDir },
+      });
       stops.push(() => dynamoLocal.stop());
       // status and export read through this DynamoDB Local while it runs (one per data directory).
       stops.push(
@@ -264,15 +293,16 @@ export class LocalPipeline {
       );
       const fauxqs: RunningStandIn = await startFauxqs();
       stops.push(() => fauxqs.stop());
-      const sandbox = options.apiUrl
-        ? null
-        : await startSandbox({
-            redemptionUrlDelayMs: 1_500,
-            stateFile: sandboxState,
-            ...options.sandbox,
-          });
+      const sandbox =
+        options.apiUrl || options.sandboxUrl
+          ? null
+          : await startSandbox({
+              redemptionUrlDelayMs: 1_500,
+              stateFile: sandboxState,
+              ...options.sandbox,
+            });
       if (sandbox) stops.push(() => sandbox.stop());
-      if (options.webhooks && !sandbox) {
+      if (options.webhooks && !sandbox && !options.sandboxUrl) {
         throw new LocalPipelineError(
           'webhooks need the built-in sandbox: &Open cannot deliver to this machine (deploy the stack for webhooks from &Open)',
         );
@@ -299,7 +329,8 @@ export class LocalPipeline {
       const intakeQueues = await createIntakeQueues(sqs);
       const outcomeEventsFile = join(options.stateDir, 'outcome-events.jsonl');
 
-      const apiKey = options.apiKey ?? (sandbox ? SANDBOX_API_KEY : undefined);
+      const apiKey =
+        options.apiKey ?? (sandbox || options.sandboxUrl ? SANDBOX_API_KEY : undefined);
       if (!apiKey) {
         throw new LocalPipelineError(
           'no &Open API key: pass --api-key or set ANDOPEN_API_KEY (the built-in sandbox needs none)',
@@ -321,7 +352,7 @@ export class LocalPipeline {
           PIPELINE.splitter.handOverWhenRemainingSeconds * 1000,
         ),
         RESULTS_BUCKET: LOCAL_NAMES.resultsBucket,
-        ANDOPEN_BASE_URL: options.apiUrl ?? (sandbox as Sandbox).url,
+        ANDOPEN_BASE_URL: options.apiUrl ?? options.sandboxUrl ?? (sandbox as Sandbox).url,
         ANDOPEN_API_KEY: apiKey,
         SEND_CONCURRENCY: String(PIPELINE.sender.concurrencyPerInvocation),
         POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
@@ -340,7 +371,7 @@ export class LocalPipeline {
       const handlers = await loadHandlers(environment, webhookSecret !== null);
 
       let webhookUrl: string | null = null;
-      if (handlers.webhook && sandbox && webhookSecret) {
+      if (handlers.webhook && (sandbox || options.sandboxUrl) && webhookSecret) {
         const functionUrl = await startFunctionUrl({
           handler: handlers.webhook,
           functionName: 'gift-batch-webhook',
@@ -349,11 +380,13 @@ export class LocalPipeline {
         });
         stops.push(() => functionUrl.stop());
         webhookUrl = functionUrl.url;
-        sandbox.configureWebhooks({
+        const webhookOptions = {
           ...options.webhookFaults,
           url: functionUrl.url,
           secret: webhookSecret,
-        });
+        };
+        if (sandbox) sandbox.configureWebhooks(webhookOptions);
+        else await configureRemoteWebhooks(options.sandboxUrl as string, webhookOptions);
       }
 
       const logger = options.logger;
