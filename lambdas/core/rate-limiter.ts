@@ -58,6 +58,17 @@ const MIN_SAMPLES = 8;
 const ESTIMATE_GRACE_MS = 2_000;
 /** A reservation covers about this long at the current rate. */
 const BLOCK_SECONDS = 0.1;
+/** Below this accepted share an episode was a clear overshoot, worth measuring the limit from… */
+const MEASURABLE_SHARE = 0.85;
+/** …given at least this many refusals (one stray 429 is no measurement). */
+const MIN_REFUSED = 3;
+/** Weight of a growth window's send rate in the smoothed rate (8 windows of 250 ms ≈ 2 s). */
+const SMOOTHING = 0.125;
+/**
+ * A probe this far above the measured limit without a throttle: the measurement was wrong or the
+ * limit has risen; search again as at the start (slow start) rather than creep.
+ */
+const STALE_LIMIT_FACTOR = 1.3;
 /** The shared state remembers the fleet's reservations this long, to measure its real rate. */
 const BLOCK_HISTORY_MS = 3_000;
 const MAX_BLOCKS = 64;
@@ -192,7 +203,13 @@ export class FleetRateLimiter {
           ? {
               throttledAt: sentAt,
               pauseBeganAt: now,
-              rateAtThrottle: fleetRate(state, sentAt, now) ?? actualRate(state, now),
+              // The largest of what the slots, the last windows and the smoothed rate say: on a
+              // busy machine each can read low, and a low reading would cut the rate for nothing.
+              rateAtThrottle: Math.max(
+                fleetRate(state, sentAt, now) ?? 0,
+                actualRate(state, now),
+                state.smoothedRate ?? 0,
+              ),
               estimated: false,
             }
           : {}),
@@ -236,6 +253,14 @@ export class FleetRateLimiter {
       // a quiet fleet learns nothing about the limit.
       const used = next.reservedInWindow >= 0.8 * next.rate * (elapsed / 1000);
       const unpaused = next.pausedUntil <= next.windowStartedAt;
+      if (
+        next.phase === 'steady' &&
+        next.measuredLimit !== undefined &&
+        next.rate > STALE_LIMIT_FACTOR * next.measuredLimit
+      ) {
+        const { measuredLimit: _stale, ...rest } = next;
+        next = { ...rest, phase: 'slow-start' };
+      }
       if (used && unpaused && next.estimated) {
         next.rate *=
           next.phase === 'slow-start'
@@ -243,6 +268,13 @@ export class FleetRateLimiter {
             : 1 + this.#probeShare(next, now, elapsed);
       }
       next.sendRate = next.reservedInWindow / (elapsed / 1000);
+      // Smoothed over about two seconds of sending; a paused window says nothing about the rate.
+      if (unpaused) {
+        next.smoothedRate =
+          next.smoothedRate === undefined
+            ? next.sendRate
+            : SMOOTHING * next.sendRate + (1 - SMOOTHING) * next.smoothedRate;
+      }
       next.windowStartedAt = now;
       next.reservedInWindow = 0;
     }
@@ -252,38 +284,50 @@ export class FleetRateLimiter {
   }
 
   /**
-   * The rate after a throttle episode. The first one (from slow start, far over the limit) is
-   * measured: requests sent at `rateAtThrottle` after the first refused one were accepted at exactly
-   * the limit's pace, so limit ≈ rate × accepted share. Later ones (probing just above the limit)
-   * step down by `decrease`.
+   * The rate after a throttle episode. A clear overshoot is measured: requests sent at
+   * `rateAtThrottle` after the first refused one were accepted at exactly the limit's pace, so
+   * limit ≈ rate × accepted share, averaged with the earlier episodes; the fleet then holds just
+   * under it. An episode barely over the limit steps the rate down by `decrease` (AIMD).
    */
   #afterThrottle(state: LimiterState, now: number): LimiterState {
     const { decrease, holdShare } = this.settings;
-    const acceptedShare = this.#acceptedShare(state);
+    const episode = this.#episodeAnswers(state);
+    // The fleet's rate then: its slots, or, on a busy machine where requests leave late and
+    // bunched after their slots, this instance's own sends (the whole fleet on one machine; in
+    // AWS its share of it, below the slot count).
+    const base = Math.max(state.rateAtThrottle, episode?.ownRate ?? 0);
     let rate: number | null = null;
+    let phase: LimiterState['phase'] = 'steady';
     let measuredLimit = state.measuredLimit;
-    if (acceptedShare !== null) {
-      // Requests sent at rateAtThrottle once &Open refused were accepted at its limit's pace.
-      const measured = Math.max(0.2, acceptedShare) * state.rateAtThrottle;
+    if (
+      episode !== null &&
+      episode.acceptedShare < MEASURABLE_SHARE &&
+      episode.refused >= MIN_REFUSED
+    ) {
+      // A clear overshoot: requests sent at `base` once &Open refused were accepted at its pace.
+      const measured = Math.max(0.2, episode.acceptedShare) * base;
       // One episode's count is noisy (a few dozen requests): average the episodes.
       measuredLimit =
         measuredLimit === undefined
           ? measured
           : NEW_MEASUREMENT_WEIGHT * measured + (1 - NEW_MEASUREMENT_WEIGHT) * measuredLimit;
       rate = holdShare * measuredLimit;
-    } else if (state.phase === 'steady') {
-      // Too few answers here to measure (another instance may have): step down a little.
-      rate = state.rateAtThrottle * decrease;
+    } else if (episode !== null || state.phase === 'steady') {
+      // Barely over, or a stray refusal: it says little about the limit (requests bunched by a
+      // busy machine can be refused at any rate), so step down a little from the rate held.
+      rate = Math.min(state.rate, base) * decrease;
     } else if (now >= state.pausedUntil + ESTIMATE_GRACE_MS) {
-      // Nobody could measure the first episode (too few requests per instance): halve.
-      rate = state.rateAtThrottle / 2;
+      // Nobody could measure the first episode (too few requests per instance): halve, and keep
+      // searching as before, so that the next episode is measured.
+      rate = base / 2;
+      phase = 'slow-start';
     }
     if (rate === null) return state; // an instance that saw the episode will measure it
     return {
       ...state,
       // Never back where &Open refused: below it by at least `decrease`.
-      rate: Math.min(rate, state.rateAtThrottle * decrease),
-      phase: 'steady',
+      rate: Math.min(rate, base * decrease),
+      phase,
       estimated: true,
       windowStartedAt: now,
       reservedInWindow: 0,
@@ -304,11 +348,14 @@ export class FleetRateLimiter {
   }
 
   /**
-   * The share of this instance's requests of the episode (sent after the first refused one, before
-   * the pause) that &Open accepted, or null with too few to trust. Sent at `rateAtThrottle`, they were
-   * accepted at exactly the limit's pace: limit ≈ rateAtThrottle × share.
+   * This instance's requests of the episode (sent after the first refused one, before the pause):
+   * the share &Open accepted, and how fast this instance sent them; null with too few to trust.
+   * Sent at `rateAtThrottle`, they were accepted at exactly the limit's pace:
+   * limit ≈ rateAtThrottle × share.
    */
-  #acceptedShare(state: LimiterState): number | null {
+  #episodeAnswers(
+    state: LimiterState,
+  ): { acceptedShare: number; refused: number; ownRate: number } | null {
     const pauseBeganAt = state.pauseBeganAt ?? state.pausedUntil;
     const answered = this.#recent.filter(
       (request) =>
@@ -318,7 +365,13 @@ export class FleetRateLimiter {
         request.feedback !== 'unavailable',
     );
     if (answered.length < MIN_SAMPLES) return null;
-    return answered.filter((request) => request.feedback === 'accepted').length / answered.length;
+    const accepted = answered.filter((request) => request.feedback === 'accepted').length;
+    const seconds = (pauseBeganAt - state.throttledAt) / 1000;
+    return {
+      acceptedShare: accepted / answered.length,
+      refused: answered.length - accepted,
+      ownRate: seconds > 0 ? answered.length / seconds : 0,
+    };
   }
 
   #remember(sentAt: number, feedback: LimiterFeedback): void {

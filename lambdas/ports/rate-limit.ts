@@ -38,6 +38,8 @@ export interface LimiterState {
   reservedInWindow: number;
   /** Requests per second the fleet actually reserved in the last closed window (≤ rate). */
   sendRate: number;
+  /** The same, smoothed over the last seconds of sending (pauses left out); absent before. */
+  smoothedRate?: number;
 }
 
 export interface LimiterStore {

@@ -66,6 +66,8 @@ export interface SimulationOptions {
   settings?: Partial<RateLimitSettings>;
   /** A maintenance window: every request in it is answered 503 with Retry-After to its end. */
   maintenance?: { startMs: number; durationMs: number };
+  /** The first this many requests are answered 429 (Retry-After 1 s) whatever the rate: a storm. */
+  storm?: number;
   seed?: number;
 }
 
@@ -122,7 +124,9 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
       options.latencyMs.min + random() * (options.latencyMs.max - options.latencyMs.min);
     const window = options.maintenance;
     let answer: { status: 200 | 429 | 503; retryAfterMs: number | null; notBefore?: number };
-    if (window && at >= window.startMs && at < window.startMs + window.durationMs) {
+    if (counts.sent <= (options.storm ?? 0)) {
+      answer = { status: 429, retryAfterMs: 1_000, notBefore: at + 1_000 };
+    } else if (window && at >= window.startMs && at < window.startMs + window.durationMs) {
       const seconds = Math.ceil((window.startMs + window.durationMs - at) / 1000);
       answer = { status: 503, retryAfterMs: seconds * 1000, notBefore: at + seconds * 1000 };
     } else if (tokens >= 1) {

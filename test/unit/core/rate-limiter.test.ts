@@ -101,6 +101,42 @@ describe('FleetRateLimiter, in virtual time', () => {
     expect(rate(11)).toBeGreaterThan(103);
   });
 
+  it('takes one stray 429 read late on a busy machine as a small step down, not as a measurement', async () => {
+    // Prepare: a fleet sending 100 requests/s that has reserved no slots lately (its requests
+    // leave late and bunched), and reads a 429 two seconds after the request went out.
+    const time = new VirtualTime();
+    const clock = { now: () => time.now };
+    const store = new InMemoryLimiterStore();
+    const limiter = new FleetRateLimiter({ store, clock, sleep: time.sleep });
+    store.state = {
+      version: 1,
+      nextSlotAt: 0,
+      pausedUntil: 0,
+      pauseReason: null,
+      rate: 100,
+      phase: 'steady',
+      throttledAt: 0,
+      rateAtThrottle: 0,
+      estimated: true,
+      windowStartedAt: 0,
+      reservedInWindow: 0,
+      sendRate: 100,
+      smoothedRate: 100,
+    };
+    await time.run(time.sleep(10_000));
+    for (let request = 0; request < 9; request += 1) {
+      await limiter.answered(8_000 + request * 10, 'accepted');
+    }
+
+    // Act: the refusal, then the first reservation after its pause.
+    await limiter.answered(8_000, 'throttled', 1_000);
+    await time.run(time.sleep(1_500));
+    await limiter.reserve(1);
+
+    // Assess
+    expect(store.state?.rate).toBeCloseTo(100 * limiter.settings.decrease, 5);
+  });
+
   it('waits out a maintenance window without sending into it, and does not lower the rate for it', async () => {
     // Act
     const report = await simulateFleet({
