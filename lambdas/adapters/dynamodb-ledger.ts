@@ -27,6 +27,7 @@ import type {
   GiftUpdate,
   IdempotencyRecord,
   Ledger,
+  MovedFrom,
   NewRow,
   ReleaseUnknownResult,
   RowRecord,
@@ -75,7 +76,7 @@ const countAttribute = (name: keyof BatchCounts): string => `count_${name}`;
  * sender for dead): the answer is the truth, so it replaces the guess — created, rejected, or (an
  * answer that proves nothing was created) back to pending.
  */
-const DECIDED_OR_GUESSED: RowState[] = ['sending', 'unknown'];
+const DECIDED_OR_GUESSED: MovedFrom[] = ['sending', 'unknown'];
 
 /** Rows per page of a campaign export: one page in memory at a time. */
 const CAMPAIGN_PAGE_SIZE = 500;
@@ -343,8 +344,8 @@ export class DynamoDbLedger implements Ledger {
     }
   }
 
-  async releaseRow(batchId: string, row: number, now: string): Promise<void> {
-    await this.#moveFromSending(
+  async releaseRow(batchId: string, row: number, now: string): Promise<MovedFrom | null> {
+    return this.#moveFromSending(
       batchId,
       row,
       'SET #state = :pending, updatedAt = :now',
@@ -358,7 +359,7 @@ export class DynamoDbLedger implements Ledger {
     row: number,
     record: SendRecord,
     now: string,
-  ): Promise<boolean> {
+  ): Promise<MovedFrom | null> {
     switch (record.state) {
       case 'created': {
         const following = record.pollDueAt !== null;
@@ -417,12 +418,13 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async markUnknown(batchId: string, row: number, reason: string, now: string): Promise<boolean> {
-    return this.#moveFromSending(
+    const movedFrom = await this.#moveFromSending(
       batchId,
       row,
       'SET #state = :unknown, unknownReason = :reason, updatedAt = :now',
       { ':unknown': 'unknown', ':reason': reason, ':now': now },
     );
+    return movedFrom !== null;
   }
 
   async releaseUnknown(batchId: string, row: number, now: string): Promise<ReleaseUnknownResult> {
@@ -917,28 +919,43 @@ export class DynamoDbLedger implements Ledger {
     }
   }
 
-  /** A conditional move of a row out of `from` (default: `sending`); false when it was elsewhere. */
+  /**
+   * A conditional move of a row out of `from` (default: `sending`): the state it left (the batch's
+   * counters follow the move), or null when it was elsewhere and nothing was written.
+   */
   async #moveFromSending(
     batchId: string,
     row: number,
     updateExpression: string,
     values: Item,
-    from: RowState[] = ['sending'],
-  ): Promise<boolean> {
+    from: MovedFrom[] = ['sending'],
+  ): Promise<MovedFrom | null> {
     const fromValues = Object.fromEntries(from.map((state, index) => [`:from${index}`, state]));
-    return this.#sendIf(
-      new UpdateCommand({
-        TableName: this.#tableName,
-        Key: { pk: batchPk(batchId), sk: rowSk(row) },
-        UpdateExpression: updateExpression,
-        ConditionExpression: `#state IN (${Object.keys(fromValues).join(', ')})`,
-        ExpressionAttributeNames: {
-          '#state': 'state',
-          ...(updateExpression.includes('#errors') ? { '#errors': 'errors' } : {}),
-        },
-        ExpressionAttributeValues: { ...values, ...fromValues },
-      }),
-    );
+    try {
+      const { Attributes } = await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: batchPk(batchId), sk: rowSk(row) },
+          UpdateExpression: updateExpression,
+          ConditionExpression: `#state IN (${Object.keys(fromValues).join(', ')})`,
+          ExpressionAttributeNames: {
+            '#state': 'state',
+            ...(updateExpression.includes('#errors') ? { '#errors': 'errors' } : {}),
+          },
+          ExpressionAttributeValues: { ...values, ...fromValues },
+          // The state before this write, read in the same atomic step: which move was made.
+          ReturnValues: 'UPDATED_OLD',
+        }),
+      );
+      const before = Attributes?.state;
+      if (before !== 'sending' && before !== 'unknown') {
+        throw new Error(`DynamoDB returned no earlier state for row ${row} of ${batchId}`);
+      }
+      return before;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return null;
+      throw error;
+    }
   }
 
   /** Writes up to 25 items, retrying what DynamoDB leaves unprocessed, with a growing pause. */

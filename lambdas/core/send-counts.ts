@@ -33,16 +33,24 @@ export function retryDelaySeconds(result: Extract<SendResult, { kind: 'retry' }>
 /**
  * Batch counters, summed over one invocation and written once per batch: the batch item is one hot
  * item, and a write per row would cap the whole fleet at what one item can take.
+ *
+ * Each delta follows the row's move exactly, as the ledger's conditional write made it: only the
+ * writer that won a move counts it, so a row is counted once whatever the deliveries. A definite
+ * answer that replaced the `unknown` a redelivery guessed (and counted) takes that guess back, and
+ * an answer the ledger did not record is not counted.
  */
 export class CountsByBatch {
   readonly #deltas = new Map<string, Partial<BatchCounts>>();
 
   add(batchId: string, result: SendResult): void {
-    if (result.kind !== 'done' || result.state === 'skipped') return;
-    const delta = this.#deltas.get(batchId) ?? {};
-    delta[result.state] = (delta[result.state] ?? 0) + 1;
-    if (result.settled) delta.settled = (delta.settled ?? 0) + 1;
-    this.#deltas.set(batchId, delta);
+    const delta: Partial<BatchCounts> = this.#deltas.get(batchId) ?? {};
+    const recorded = result.movedFrom !== null;
+    if (result.kind === 'done' && result.state !== 'skipped' && recorded) {
+      delta[result.state] = (delta[result.state] ?? 0) + 1;
+      if (result.settled) delta.settled = (delta.settled ?? 0) + 1;
+    }
+    if (result.movedFrom === 'unknown') delta.unknown = (delta.unknown ?? 0) - 1;
+    if (Object.keys(delta).length > 0) this.#deltas.set(batchId, delta);
   }
 
   async flush(ledger: Ledger, now: string): Promise<void> {

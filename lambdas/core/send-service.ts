@@ -1,6 +1,6 @@
 import type { Clock } from '../ports/clock.ts';
 import type { GiftingApi } from '../ports/gifting-api.ts';
-import type { Ledger, RowError, SendRecord } from '../ports/ledger.ts';
+import type { Ledger, MovedFrom, RowError, SendRecord } from '../ports/ledger.ts';
 import type { SendMessage } from '../ports/send-queue.ts';
 import {
   type CreateOutcome,
@@ -40,6 +40,12 @@ export type SendResult =
       settled?: boolean;
       /** The Request-Id of &Open's answer, for logs and support. */
       requestId?: string | null;
+      /**
+       * What the recorded answer replaced (see MovedFrom; absent: the sender's own claim), or null
+       * when the row had moved on by another path and the answer was not recorded. The batch's
+       * counters follow it: a replaced guess is taken back, an unrecorded answer is not counted.
+       */
+      movedFrom?: MovedFrom | null;
     }
   | {
       kind: 'retry';
@@ -53,6 +59,8 @@ export type SendResult =
       retryAfterMs: number | null;
       detail: string;
       requestId?: string | null;
+      /** `unknown`: putting the row back replaced a redelivery's guess, which the counters take back. */
+      movedFrom?: MovedFrom | null;
     };
 
 /**
@@ -122,13 +130,14 @@ export class SendService {
 
     // The claim took a moment: a pause may have begun since the slot was cleared.
     if (this.#limiter && !(await this.#limiter.clearToSend())) {
-      await this.#ledger.releaseRow(batchId, row, this.#isoNow());
+      const movedFrom = await this.#ledger.releaseRow(batchId, row, this.#isoNow());
       const waitMs = Math.max(0, this.#limiter.pausedUntil - this.#clock.now());
       return {
         kind: 'retry',
         reason: 'paused',
         retryAfterMs: waitMs,
         detail: 'the fleet is paused',
+        movedFrom,
       };
     }
     const outcome = classifyCreate(await this.#api.createGiftRequest(record.body));
@@ -192,7 +201,7 @@ export class SendService {
       case 'created': {
         const createdAtMs = this.#clock.now();
         const hasUrl = outcome.gift.redemption_url !== null;
-        await this.#final(batchId, row, now, {
+        const movedFrom = await this.#final(batchId, row, now, {
           state: 'created',
           requestId: outcome.requestId,
           giftRequestId: outcome.gift.id,
@@ -203,11 +212,13 @@ export class SendService {
           pollDueAt: hasUrl ? null : createdAtMs + this.#settings.firstPollAfterMs,
           pollDeadlineAt: createdAtMs + this.#settings.pollDeadlineMs,
         });
-        const settled = hasUrl || (await this.#settleFromWebhookNews(batchId, row, outcome.gift));
-        return { kind: 'done', state: 'created', detail: outcome.gift.id, settled };
+        const settled =
+          movedFrom !== null &&
+          (hasUrl || (await this.#settleFromWebhookNews(batchId, row, outcome.gift)));
+        return { kind: 'done', state: 'created', detail: outcome.gift.id, settled, movedFrom };
       }
-      case 'rejected':
-        await this.#final(batchId, row, now, {
+      case 'rejected': {
+        const movedFrom = await this.#final(batchId, row, now, {
           state: 'rejected',
           requestId: outcome.requestId,
           errors: outcome.errors.map(
@@ -223,40 +234,64 @@ export class SendService {
           kind: 'done',
           state: 'rejected',
           detail: outcome.errors.map((error) => error.code).join(', '),
+          movedFrom,
         };
-      case 'ambiguous':
-        await this.#final(batchId, row, now, {
+      }
+      case 'ambiguous': {
+        const movedFrom = await this.#final(batchId, row, now, {
           state: 'unknown',
           requestId: outcome.requestId,
           reason: outcome.message,
         });
-        return { kind: 'done', state: 'unknown', detail: outcome.message };
+        return { kind: 'done', state: 'unknown', detail: outcome.message, movedFrom };
+      }
       case 'throttled':
-      case 'unavailable':
-        await this.#ledger.releaseRow(batchId, row, now);
+      case 'unavailable': {
+        const movedFrom = await this.#ledger.releaseRow(batchId, row, now);
         return {
           kind: 'retry',
           reason: outcome.kind,
           retryAfterMs: outcome.retryAfterMs,
           detail: `HTTP ${outcome.httpStatus}`,
+          movedFrom,
         };
-      case 'not-sent':
-        await this.#ledger.releaseRow(batchId, row, now);
-        return { kind: 'retry', reason: 'not-sent', retryAfterMs: null, detail: outcome.message };
+      }
+      case 'not-sent': {
+        const movedFrom = await this.#ledger.releaseRow(batchId, row, now);
+        return {
+          kind: 'retry',
+          reason: 'not-sent',
+          retryAfterMs: null,
+          detail: outcome.message,
+          movedFrom,
+        };
+      }
       case 'configuration-stop': {
-        await this.#ledger.releaseRow(batchId, row, now);
+        const movedFrom = await this.#ledger.releaseRow(batchId, row, now);
         const detail = describeConfigurationStop(outcome);
         await this.#ledger.setPhase(batchId, 'stopped', { stopReason: detail }, now);
         this.#batchPhases.set(batchId, { stopReason: detail, readAt: this.#clock.now() });
-        return { kind: 'retry', reason: 'configuration-stop', retryAfterMs: null, detail };
+        return {
+          kind: 'retry',
+          reason: 'configuration-stop',
+          retryAfterMs: null,
+          detail,
+          movedFrom,
+        };
       }
     }
   }
 
-  async #final(batchId: string, row: number, now: string, record: SendRecord): Promise<void> {
+  async #final(
+    batchId: string,
+    row: number,
+    now: string,
+    record: SendRecord,
+  ): Promise<MovedFrom | null> {
     // The row was claimed by this sender a moment ago; only a redelivery that took this sender for
     // dead can have moved it (to `unknown`), and the ledger lets a definitive answer replace that.
-    await this.#ledger.recordSend(batchId, row, record, now);
+    // Which of the two it replaced decides what the batch's counters must do (CountsByBatch).
+    return this.#ledger.recordSend(batchId, row, record, now);
   }
 
   /** Why the batch is stopped, or null when it may send; read at most every few seconds. */

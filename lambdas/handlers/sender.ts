@@ -74,7 +74,8 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
 
 /** A final outcome, and for a created gift one whose URL came with the answer (else the poller's). */
 function isDecided(result: SendResult): boolean {
-  if (result.kind !== 'done') return false;
+  // An answer the ledger did not record (the row had moved on) decided nothing.
+  if (result.kind !== 'done' || result.movedFrom === null) return false;
   return result.state === 'created' ? result.settled === true : result.state !== 'skipped';
 }
 

@@ -185,6 +185,12 @@ export interface BatchRecord {
   splitCheckpoint?: SplitCheckpoint | null;
 }
 
+/**
+ * The state an answer moved a claimed row out of: `sending` (its own claim), or the `unknown` that a
+ * redelivery guessed meanwhile (that redelivery counted it: whoever replaces the guess takes it back).
+ */
+export type MovedFrom = 'sending' | 'unknown';
+
 export type ClaimResult =
   | { claimed: true; row: RowRecord }
   | { claimed: false; state: RowState | 'missing' };
@@ -333,14 +339,21 @@ export interface Ledger {
   /**
    * `sending → pending`: the answer proves nothing was created (throttled, unavailable, not sent,
    * stopped). Also replaces an `unknown` that a redelivery guessed while this sender was waiting.
+   * Returns the state the row left, or null when it was in neither (nothing written).
    */
-  releaseRow(batchId: string, row: number, now: string): Promise<void>;
+  releaseRow(batchId: string, row: number, now: string): Promise<MovedFrom | null>;
   /**
    * `sending → created | rejected | unknown`. A definitive answer (created, rejected) also replaces an
    * `unknown` that a redelivery guessed while this sender was still waiting: the answer is the truth.
-   * False when the row was in neither state.
+   * Returns the state the row left (the batch's counters must follow that move exactly), or null
+   * when the row was in neither state (nothing written).
    */
-  recordSend(batchId: string, row: number, record: SendRecord, now: string): Promise<boolean>;
+  recordSend(
+    batchId: string,
+    row: number,
+    record: SendRecord,
+    now: string,
+  ): Promise<MovedFrom | null>;
   /** A row found in `sending` by a later delivery: its sender died mid-request. */
   markUnknown(batchId: string, row: number, reason: string, now: string): Promise<boolean>;
   /**

@@ -215,7 +215,7 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     );
 
     // Assess
-    expect([onPending, first, again]).toEqual([false, true, false]);
+    expect([onPending, first, again]).toEqual([null, 'sending', null]);
     const row = await ledger.getRow('b-outcome', 1);
     expect(row?.state).toBe('rejected');
     expect(row?.requestId).toBe('req_1');

@@ -11,6 +11,7 @@ import type {
   GiftUpdate,
   IdempotencyRecord,
   Ledger,
+  MovedFrom,
   NewRow,
   ReleaseUnknownResult,
   RowRecord,
@@ -143,16 +144,21 @@ export class InMemoryLedger implements Ledger {
     return { claimed: true, row: structuredClone(record) };
   }
 
-  async releaseRow(batchId: string, row: number, now: string): Promise<void> {
-    this.#move(batchId, row, ['sending', 'unknown'], (record) => {
+  async releaseRow(batchId: string, row: number, now: string): Promise<MovedFrom | null> {
+    return this.#moveFrom(batchId, row, ['sending', 'unknown'], (record) => {
       record.state = 'pending';
       record.updatedAt = now;
     });
   }
 
-  async recordSend(batchId: string, row: number, sent: SendRecord, now: string): Promise<boolean> {
-    const from: RowState[] = sent.state === 'unknown' ? ['sending'] : ['sending', 'unknown'];
-    return this.#move(batchId, row, from, (record) => {
+  async recordSend(
+    batchId: string,
+    row: number,
+    sent: SendRecord,
+    now: string,
+  ): Promise<MovedFrom | null> {
+    const from: MovedFrom[] = sent.state === 'unknown' ? ['sending'] : ['sending', 'unknown'];
+    return this.#moveFrom(batchId, row, from, (record) => {
       record.state = sent.state;
       record.requestId = sent.requestId;
       record.sentAt = now;
@@ -381,6 +387,18 @@ export class InMemoryLedger implements Ledger {
     if (!record || !from.includes(record.state)) return false;
     change(record);
     return true;
+  }
+
+  /** A move out of `sending` (or a guessed `unknown`): the state it left, null when none. */
+  #moveFrom(
+    batchId: string,
+    row: number,
+    from: MovedFrom[],
+    change: (record: RowRecord) => void,
+  ): MovedFrom | null {
+    const before = this.rows.get(key(batchId, row))?.state;
+    if (before !== 'sending' && before !== 'unknown') return null;
+    return this.#move(batchId, row, from, change) ? before : null;
   }
 }
 

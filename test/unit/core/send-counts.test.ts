@@ -48,4 +48,78 @@ describe('CountsByBatch', () => {
     expect((await ledger.getBatch('a'))?.counts).toMatchObject({ created: 5, settled: 3 });
     expect((await ledger.getBatch('b'))?.counts).toMatchObject({ rejected: 1, created: 0 });
   });
+
+  it('counts a late answer that replaced a guessed unknown once, taking the guess back', async () => {
+    // Prepare: a redelivery guessed `unknown` (and counted it) in one invocation; the original
+    // sender's answer then replaced that guess in another.
+    const ledger = new InMemoryLedger();
+    const source = { description: 't', bucket: null, key: null, versionOrEtag: null };
+    await ledger.createBatch({ batchId: 'a', source, createdAt: 'x' });
+    const redelivery = new CountsByBatch();
+    const original = new CountsByBatch();
+
+    // Act
+    redelivery.add('a', { kind: 'done', state: 'unknown', detail: '', movedFrom: 'sending' });
+    original.add('a', {
+      kind: 'done',
+      state: 'created',
+      detail: '',
+      settled: true,
+      movedFrom: 'unknown',
+    });
+    await redelivery.flush(ledger, 'now');
+    await original.flush(ledger, 'now');
+
+    // Assess
+    expect((await ledger.getBatch('a'))?.counts).toMatchObject({
+      created: 1,
+      unknown: 0,
+      settled: 1,
+    });
+  });
+
+  it('takes a guessed unknown back when the answer put the row back to pending', async () => {
+    // Prepare
+    const ledger = new InMemoryLedger();
+    const source = { description: 't', bucket: null, key: null, versionOrEtag: null };
+    await ledger.createBatch({ batchId: 'a', source, createdAt: 'x' });
+    const counts = new CountsByBatch();
+
+    // Act
+    counts.add('a', { kind: 'done', state: 'unknown', detail: '', movedFrom: 'sending' });
+    counts.add('a', {
+      kind: 'retry',
+      reason: 'throttled',
+      retryAfterMs: 1_000,
+      detail: '',
+      movedFrom: 'unknown',
+    });
+    await counts.flush(ledger, 'now');
+
+    // Assess
+    expect((await ledger.getBatch('a'))?.counts.unknown).toBe(0);
+  });
+
+  it('counts nothing for an answer the ledger did not record, and writes nothing for it', async () => {
+    // Prepare
+    const ledger = new InMemoryLedger();
+    const source = { description: 't', bucket: null, key: null, versionOrEtag: null };
+    await ledger.createBatch({ batchId: 'a', source, createdAt: 'x' });
+    const writes: string[] = [];
+    const add = ledger.addToCounts.bind(ledger);
+    ledger.addToCounts = async (batchId, delta, now) => {
+      writes.push(batchId);
+      await add(batchId, delta, now);
+    };
+    const counts = new CountsByBatch();
+
+    // Act
+    counts.add('a', { kind: 'done', state: 'created', detail: '', settled: true, movedFrom: null });
+    counts.add('a', { kind: 'retry', reason: 'throttled', retryAfterMs: null, detail: '' });
+    await counts.flush(ledger, 'now');
+
+    // Assess
+    expect(writes).toEqual([]);
+    expect((await ledger.getBatch('a'))?.counts).toMatchObject({ created: 0, settled: 0 });
+  });
 });

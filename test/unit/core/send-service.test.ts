@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CountsByBatch } from '../../../lambdas/core/send-counts.ts';
 import { SendService } from '../../../lambdas/core/send-service.ts';
 import type {
   ApiCall,
@@ -114,6 +115,7 @@ describe('SendService', () => {
       detail: 'gift-1',
       settled: false,
       requestId: 'req_201',
+      movedFrom: 'sending',
     });
     expect(api.posted).toEqual([BODY]);
     const row = await ledger.getRow('b1', 1);
@@ -361,9 +363,45 @@ describe('SendService', () => {
     const result = await original.send({ batchId: 'b1', row: 1 });
 
     // Assess
-    expect(result).toMatchObject({ kind: 'done', state: 'created' });
+    expect(result).toMatchObject({ kind: 'done', state: 'created', movedFrom: 'unknown' });
     expect(slowApi.posted).toHaveLength(1);
     expect((await ledger.getRow('b1', 1))?.state).toBe('created');
+  });
+
+  it('counts a row once when a redelivery guessed unknown and the late answer replaced it', async () => {
+    // Prepare: the same message delivered twice at once; each delivery counts as its own
+    // invocation does, and both flush their counters.
+    const ledger = new InMemoryLedger();
+    await ledger.createBatch({
+      batchId: 'b1',
+      source: { description: 't', bucket: null, key: null, versionOrEtag: null },
+      createdAt: new Date(T0).toISOString(),
+    });
+    await ledger.putRows([pendingRow()]);
+    const clock = { now: () => T0 };
+    const api = new ScriptedApi([]);
+    const redelivered = new SendService({ ledger, api, clock, settings: SETTINGS });
+    const redeliveryCounts = new CountsByBatch();
+    api.createGiftRequest = async (body) => {
+      api.posted.push(body);
+      redeliveryCounts.add('b1', await redelivered.send({ batchId: 'b1', row: 1 }));
+      return answer(201, { body: gift({ redemption_url: 'https://gift.example/r/1' }) });
+    };
+    const original = new SendService({ ledger, api, clock, settings: SETTINGS });
+    const originalCounts = new CountsByBatch();
+
+    // Act
+    originalCounts.add('b1', await original.send({ batchId: 'b1', row: 1 }));
+    await redeliveryCounts.flush(ledger, 'now');
+    await originalCounts.flush(ledger, 'now');
+
+    // Assess
+    expect((await ledger.getRow('b1', 1))?.state).toBe('created');
+    expect((await ledger.getBatch('b1'))?.counts).toMatchObject({
+      created: 1,
+      unknown: 0,
+      settled: 1,
+    });
   });
 
   it('puts a row back to pending when a redelivery guessed unknown but the answer was a 429', async () => {
@@ -389,7 +427,7 @@ describe('SendService', () => {
     const result = await original.send({ batchId: 'b1', row: 1 });
 
     // Assess
-    expect(result).toMatchObject({ kind: 'retry', reason: 'throttled' });
+    expect(result).toMatchObject({ kind: 'retry', reason: 'throttled', movedFrom: 'unknown' });
     expect((await ledger.getRow('b1', 1))?.state).toBe('pending');
   });
 });
