@@ -32,6 +32,7 @@ import type {
   ReleaseUnknownResult,
   RowRecord,
   RowState,
+  SendCounts,
   SendRecord,
   SplitCheckpoint,
   SplitTotals,
@@ -70,6 +71,7 @@ const COUNT_NAMES: (keyof BatchCounts)[] = [
   'settled',
 ];
 const countAttribute = (name: keyof BatchCounts): string => `count_${name}`;
+const SEND_COUNT_NAMES: (keyof SendCounts)[] = ['created', 'rejected', 'unknown', 'settled'];
 
 /**
  * A definitive answer may land on a row that a redelivery already marked `unknown` (it took this
@@ -690,6 +692,43 @@ export class DynamoDbLedger implements Ledger {
     );
   }
 
+  async correctCounts(batchId: string, seen: BatchCounts, counts: SendCounts): Promise<boolean> {
+    // Every counter as read: a delta that landed since, on any of them, refuses this write. A
+    // counter never written (an event batch is created without them) reads as 0.
+    const unchanged = COUNT_NAMES.map((name) => {
+      const attribute = countAttribute(name);
+      return seen[name] === 0
+        ? `(attribute_not_exists(${attribute}) OR ${attribute} = :seen_${name})`
+        : `${attribute} = :seen_${name}`;
+    });
+    return this.#sendIf(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: { pk: batchPk(batchId), sk: BATCH_SK },
+        UpdateExpression: `SET ${SEND_COUNT_NAMES.map(
+          (name) => `${countAttribute(name)} = :${name}`,
+        ).join(', ')}`,
+        ConditionExpression: ['attribute_exists(pk)', ...unchanged].join(' AND '),
+        ExpressionAttributeValues: {
+          ...Object.fromEntries(COUNT_NAMES.map((name) => [`:seen_${name}`, seen[name]])),
+          ...Object.fromEntries(SEND_COUNT_NAMES.map((name) => [`:${name}`, counts[name]])),
+        },
+      }),
+    );
+  }
+
+  async noteActivity(batchId: string, now: string): Promise<void> {
+    await this.#sendIf(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: { pk: batchPk(batchId), sk: BATCH_SK },
+        UpdateExpression: 'SET lastActivityAt = :now',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':now': now },
+      }),
+    );
+  }
+
   async setPhase(
     batchId: string,
     phase: BatchPhase,
@@ -1053,6 +1092,7 @@ function toBatchRecord(item: Item): BatchRecord {
     completedAt: stringOrNull(item.completedAt),
     resultsKey: stringOrNull(item.resultsKey),
     lastReconciledAt: stringOrNull(item.lastReconciledAt),
+    lastActivityAt: stringOrNull(item.lastActivityAt),
     preflight: (item.preflight as BatchPreflight | null | undefined) ?? null,
     approvalReason: stringOrNull(item.approvalReason),
     splitCheckpoint: (item.splitCheckpoint as SplitCheckpoint | undefined) ?? null,

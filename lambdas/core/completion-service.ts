@@ -2,6 +2,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { BatchRecord, Ledger, RowRecord } from '../ports/ledger.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { LimiterState, LimiterStore } from '../ports/rate-limit.ts';
+import { correctCounts, RowTally } from './batch-recount.ts';
 import { mayComplete } from './events/event-batch.ts';
 import type { RateContext, RatePause } from './report/index.ts';
 import { ReportTally, renderReportHtml } from './report/index.ts';
@@ -14,6 +15,12 @@ export interface CompletionSettings {
    * it); a batch with no news for this long is checked row by row all the same.
    */
   recheckQuietBatchAfterMs: number;
+  /**
+   * Longer than any invocation that moves rows and adds their counts at its end can live: counters
+   * that disagree with rows that all moved before now minus this are corrected (no delta is still on
+   * its way); until then the batch waits. Default: the sender's 60 s time limit, doubled.
+   */
+  countsSettleAfterMs?: number;
   /** The configured ceiling on requests per second to &Open, drawn on the report; null: none. */
   ceilingRps?: number | null;
 }
@@ -34,6 +41,9 @@ export const resultsKeys = (
   reportKey: `results/${batchId}.html`,
 });
 
+/** The sender's 60 s time limit, doubled (lib/pipeline-settings.ts keeps the two in step). */
+const DEFAULT_COUNTS_SETTLE_AFTER_MS = 2 * 60_000;
+
 /** A Retry-After longer than this is not believable as one pause: its start is not drawn. */
 const LONGEST_BELIEVABLE_PAUSE_MS = 15 * 60_000;
 
@@ -44,6 +54,8 @@ const LONGEST_BELIEVABLE_PAUSE_MS = 15 * 60_000;
  * 1. Take the active batches whose counters say every row is decided and settled (or that have been
  *    quiet for a while), leaving a day's event batch open until its day is over.
  * 2. Confirm it row by row in the ledger: decided, and no created row still waiting for its URL.
+ *    Its counters must say what the rows say: when they do not, they are corrected from the rows
+ *    once no delta can still be on its way (batch-recount.ts); status and exports read them.
  * 3. Stream the results CSV to the results bucket, tallying its JSON summary and its HTML report in
  *    the same pass over the rows; write those two beside it, then mark the batch complete.
  */
@@ -76,7 +88,7 @@ export class CompletionService {
       if (batch.phase !== 'sending' || !this.#worthChecking(batch)) continue;
       // A day's event batch takes new rows until the day is over.
       if (!mayComplete(batch.batchId, this.#clock.now())) continue;
-      if (!(await this.#allRowsFinal(batch.batchId))) continue;
+      if (!(await this.#finalAndCounted(batch.batchId))) continue;
       completed.push(await this.writeResults(batch));
     }
     return completed;
@@ -157,11 +169,20 @@ export class CompletionService {
     return countersSayDone || quietFor >= this.#settings.recheckQuietBatchAfterMs;
   }
 
-  async #allRowsFinal(batchId: string): Promise<boolean> {
+  /** Every row final, and the batch's counters saying so (corrected from the rows if need be). */
+  async #finalAndCounted(batchId: string): Promise<boolean> {
+    // Read before the rows: the correction's compare-and-set.
+    const before = await this.#ledger.getBatch(batchId);
+    if (!before) return false;
+    const tally = new RowTally();
     for await (const row of this.#ledger.listRows(batchId)) {
       if (!isFinal(row)) return false;
+      tally.add(row);
     }
-    return true;
+    const settledBefore =
+      this.#clock.now() - (this.#settings.countsSettleAfterMs ?? DEFAULT_COUNTS_SETTLE_AFTER_MS);
+    const counts = await correctCounts(this.#ledger, batchId, before.counts, tally, settledBefore);
+    return counts === 'agreed' || counts === 'corrected';
   }
 
   #isoNow(): string {

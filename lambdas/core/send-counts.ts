@@ -1,3 +1,4 @@
+import type { Clock } from '../ports/clock.ts';
 import type { BatchCounts, Ledger } from '../ports/ledger.ts';
 import type { SendResult } from './send-service.ts';
 
@@ -30,6 +31,9 @@ export function retryDelaySeconds(result: Extract<SendResult, { kind: 'retry' }>
   return Math.min(MAX_DELAY_SECONDS, Math.max(0, seconds));
 }
 
+/** Retries of a batch that stopped: its rows wait for a person, not for &Open. */
+const STOPPED_REASONS: ReadonlySet<string> = new Set(['batch-stopped', 'configuration-stop']);
+
 /**
  * Batch counters, summed over one invocation and written once per batch: the batch item is one hot
  * item, and a write per row would cap the whole fleet at what one item can take.
@@ -41,6 +45,8 @@ export function retryDelaySeconds(result: Extract<SendResult, { kind: 'retry' }>
  */
 export class CountsByBatch {
   readonly #deltas = new Map<string, Partial<BatchCounts>>();
+  /** Batches with rows re-queued to wait (a 429, maintenance, the fleet's pace): busy, not stuck. */
+  readonly #waiting = new Set<string>();
 
   add(batchId: string, result: SendResult): void {
     const delta: Partial<BatchCounts> = this.#deltas.get(batchId) ?? {};
@@ -51,11 +57,53 @@ export class CountsByBatch {
     }
     if (result.movedFrom === 'unknown') delta.unknown = (delta.unknown ?? 0) - 1;
     if (Object.keys(delta).length > 0) this.#deltas.set(batchId, delta);
+    // A stopped batch waits for a person, and reconcile leaves stopped batches alone anyway.
+    if (result.kind === 'retry' && !STOPPED_REASONS.has(result.reason)) this.#waiting.add(batchId);
   }
 
-  async flush(ledger: Ledger, now: string): Promise<void> {
+  /**
+   * One counter write per batch with news. With `activity`, a batch whose rows only waited is
+   * marked active instead, at most once a minute (see BatchActivity): a counter write already is
+   * news, since it moves the batch's `updatedAt`.
+   */
+  async flush(ledger: Ledger, now: string, activity?: BatchActivity): Promise<void> {
     const deltas = [...this.#deltas];
+    const waiting = [...this.#waiting].filter((batchId) => !this.#deltas.has(batchId));
     this.#deltas.clear();
+    this.#waiting.clear();
     for (const [batchId, delta] of deltas) await ledger.addToCounts(batchId, delta, now);
+    for (const batchId of waiting) {
+      if (activity?.due(batchId)) await ledger.noteActivity(batchId, now);
+    }
+  }
+}
+
+/**
+ * When one sender process last marked each batch active (`lastActivityAt`), kept across its
+ * invocations (module scope in Lambda). A 429 storm re-queues rows without moving any counter; the
+ * mark keeps reconcile from taking such a batch for one that lost its messages (25 minutes of quiet)
+ * and re-driving every row. It costs one write per batch per minute per process, never one per row
+ * (STACK.md's write budget).
+ */
+export class BatchActivity {
+  readonly #clock: Clock;
+  readonly #everyMs: number;
+  readonly #markedAt = new Map<string, number>();
+
+  constructor(clock: Clock, everyMs = 60_000) {
+    this.#clock = clock;
+    this.#everyMs = everyMs;
+  }
+
+  /** True, and remembered as done now, when the batch has not been marked for `everyMs`. */
+  due(batchId: string): boolean {
+    const nowMs = this.#clock.now();
+    const last = this.#markedAt.get(batchId);
+    if (last !== undefined && nowMs - last < this.#everyMs) return false;
+    // A long-lived process forgets batches it has not marked for a while.
+    for (const [id, at] of this.#markedAt)
+      if (nowMs - at >= this.#everyMs) this.#markedAt.delete(id);
+    this.#markedAt.set(batchId, nowMs);
+    return true;
   }
 }

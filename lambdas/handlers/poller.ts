@@ -30,6 +30,8 @@ const completion = new CompletionService({
   settings: {
     resultsBucket,
     recheckQuietBatchAfterMs: config.recheckQuietBatchAfterMs,
+    // A row unchanged for as long as a sender can live has no counter delta on its way.
+    countsSettleAfterMs: config.reconcileSendingStaleAfterMs,
     ceilingRps: limiter.settings.ceilingRps,
   },
 });
@@ -79,10 +81,12 @@ export const handler = async (_event: unknown, context: Context): Promise<void> 
     logger.error('could not publish outcome events', { error });
   });
   const redriven = await reconcile.redriveQuietBatches();
-  for (const { batchId, queued } of redriven) {
+  for (const { batchId, queued, counts } of redriven) {
     // Worth a look: in a healthy fleet a batch is never quiet with undecided rows.
     if (queued > 0)
       logger.warn('re-drove the undecided rows of a quiet batch', { batchId, queued });
+    // Counts lost with an invocation that ended before adding them (a timeout, a crash).
+    if (counts === 'corrected') logger.warn('recounted a quiet batch from its rows', { batchId });
   }
   const completed = await completion.completeFinishedBatches();
   const splitsResumed = await resumeStalledSplits(splitRecovery, config.splitStalledAfterMs);

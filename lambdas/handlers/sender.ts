@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import { parseSendMessage } from '../adapters/sqs-send-queue.ts';
 import { senderConfig } from '../config.ts';
 import { Permits } from '../core/rate-limiter.ts';
-import { CountsByBatch, retryDelaySeconds } from '../core/send-counts.ts';
+import { BatchActivity, CountsByBatch, retryDelaySeconds } from '../core/send-counts.ts';
 import type { SendResult } from '../core/send-service.ts';
 import { SendService } from '../core/send-service.ts';
 import { systemClock } from '../ports/clock.ts';
@@ -14,6 +14,8 @@ import { METRIC, METRIC_UNIT, metrics } from './metrics.ts';
 
 const config = senderConfig();
 const processor = new BatchProcessor(EventType.SQS);
+// Across invocations: a batch whose rows only wait (a 429 storm) is marked active once a minute.
+const activity = new BatchActivity(systemClock);
 let service: SendService | undefined;
 
 /**
@@ -59,7 +61,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     context,
     throwOnFullBatchFailure: false,
   });
-  await counts.flush(ledger, new Date().toISOString()).catch((error: unknown) => {
+  await counts.flush(ledger, new Date().toISOString(), activity).catch((error: unknown) => {
     // Counters are a progress hint; completion checks the rows themselves when they lag.
     logger.warn('could not update batch counters', { error });
   });

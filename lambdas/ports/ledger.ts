@@ -127,6 +127,9 @@ export interface BatchCounts {
   settled: number;
 }
 
+/** The counters the senders, the poller and webhooks move (the split sets the others once). */
+export type SendCounts = Pick<BatchCounts, 'created' | 'rejected' | 'unknown' | 'settled'>;
+
 export interface SplitTotals {
   rows: number;
   valid: number;
@@ -177,6 +180,12 @@ export interface BatchRecord {
   resultsKey: string | null;
   /** When a reconcile last re-drove the batch's undecided rows (in AWS: once per quiet period). */
   lastReconciledAt: string | null;
+  /**
+   * When a sender last worked on the batch's rows without moving a counter (a row re-queued for a
+   * 429, a maintenance window, the fleet's pace); at most about once a minute. Reconcile takes it as
+   * news, so a long throttle is not mistaken for lost messages. Absent in older records.
+   */
+  lastActivityAt?: string | null;
   /** The splitter's preflight, when it ran one (in AWS). Absent in records made before it existed. */
   preflight?: BatchPreflight | null;
   /** Why the batch waits (or waited) for approval: over the size limit, preflight findings. */
@@ -375,6 +384,14 @@ export interface Ledger {
   rowsDueForPolling(nowMs: number, limit: number): Promise<RowRecord[]>;
   /** Adds to the batch's counters (aggregated by the caller: one write per invocation, not per row). */
   addToCounts(batchId: string, delta: Partial<BatchCounts>, now: string): Promise<void>;
+  /**
+   * Sets the batch's send counters to what its rows say, only if every counter is still as `seen`
+   * (compare-and-set): false when a write changed them since they were read. Leaves `updatedAt`
+   * alone: a recount is not progress. Callers decide when it is safe (see core/batch-recount.ts).
+   */
+  correctCounts(batchId: string, seen: BatchCounts, counts: SendCounts): Promise<boolean>;
+  /** Sets `lastActivityAt` (see BatchRecord); leaves `updatedAt` and the counters alone. */
+  noteActivity(batchId: string, now: string): Promise<void>;
   setPhase(
     batchId: string,
     phase: BatchPhase,

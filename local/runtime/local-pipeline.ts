@@ -215,6 +215,8 @@ export class LocalPipeline {
   readonly webhookUrl: string | null;
   readonly #intake: EventIntake;
   readonly #splitQueueUrl: string;
+  /** When this process began its pipeline (ms): every row moved before then was moved by another. */
+  readonly #startedAt: number;
   #stopped = false;
 
   private constructor(parts: {
@@ -234,6 +236,7 @@ export class LocalPipeline {
     webhookUrl: string | null;
     intake: EventIntake;
     splitQueueUrl: string;
+    startedAt: number;
   }) {
     this.ledger = parts.ledger;
     this.andOpen = parts.andOpen;
@@ -251,6 +254,7 @@ export class LocalPipeline {
     this.webhookUrl = parts.webhookUrl;
     this.#intake = parts.intake;
     this.#splitQueueUrl = parts.splitQueueUrl;
+    this.#startedAt = parts.startedAt;
   }
 
   /**
@@ -262,6 +266,7 @@ export class LocalPipeline {
    * 4. Start the sender's event source and the poller's schedule.
    */
   static async start(options: LocalPipelineOptions): Promise<LocalPipeline> {
+    const startedAt = Date.now();
     const stops: (() => Promise<void>)[] = [];
     const stopAll = async () => {
       for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -355,6 +360,12 @@ export class LocalPipeline {
         ANDOPEN_BASE_URL: options.apiUrl ?? options.sandboxUrl ?? (sandbox as Sandbox).url,
         ANDOPEN_API_KEY: apiKey,
         SEND_CONCURRENCY: String(PIPELINE.sender.concurrencyPerInvocation),
+        // As the stack sets it: a sender is gone (and has added its counts) after twice its timeout.
+        RECONCILE_SENDING_STALE_AFTER_MS: String(
+          (PIPELINE.reconcile.sendingStaleAfterSeconds / PIPELINE.sender.timeoutSeconds) *
+            senderTimeoutSeconds *
+            1000,
+        ),
         POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
         POWERTOOLS_SERVICE_NAME: 'gift-batch',
         // CloudWatch metrics are EMF lines on stdout: nothing reads them on one machine.
@@ -475,6 +486,7 @@ export class LocalPipeline {
           outcomeEventsFile,
         },
         splitQueueUrl,
+        startedAt,
       });
     } catch (error) {
       await stopAll();
@@ -520,10 +532,12 @@ export class LocalPipeline {
    * remembers what an interrupted run left pending.
    */
   async reconcile(): Promise<Map<string, number>> {
+    // Every row moved before this process began was moved by an earlier one, now gone (Ctrl-C,
+    // kill -9): whatever it decided and never added to the counters is recounted from the rows.
     return new ReconcileService({
       ledger: this.ledger,
       queue: this.sendQueue,
-    }).redriveActiveBatches();
+    }).redriveActiveBatches({ countsMovedBefore: this.#startedAt });
   }
 
   /**
@@ -561,6 +575,7 @@ export class LocalPipeline {
     if (unsplit) await this.resumeInterruptedSplits();
     return new ReconcileService({ ledger: this.ledger, queue: this.sendQueue }).redriveBatch(
       batchId,
+      { countsMovedBefore: this.#startedAt },
     );
   }
 

@@ -170,4 +170,89 @@ describe('DynamoDbLedger counters on DynamoDB Local', () => {
       settled: 1,
     });
   });
+
+  it('corrects the send counters compare-and-set on every counter, leaving updatedAt alone', async () => {
+    // Prepare
+    await ledger.createBatch({ batchId: 'b-recount', source: SOURCE, createdAt: NOW });
+    await ledger.completeSplit('b-recount', { rows: 3, valid: 3, invalid: 0 }, null);
+    await ledger.addToCounts('b-recount', { created: 1 }, NOW);
+    const seen = await ledger.getBatch('b-recount');
+    if (!seen) throw new Error('no batch');
+    const right = { created: 2, rejected: 1, unknown: 0, settled: 2 };
+
+    // Act
+    const corrected = await ledger.correctCounts('b-recount', seen.counts, right);
+    const again = await ledger.correctCounts('b-recount', seen.counts, {
+      ...right,
+      created: 7,
+    });
+    const missing = await ledger.correctCounts('b-none', seen.counts, right);
+
+    // Assess
+    expect([corrected, again, missing]).toEqual([true, false, false]);
+    const batch = await ledger.getBatch('b-recount');
+    expect(batch?.counts).toEqual({ rows: 3, valid: 3, invalid: 0, ...right });
+    expect(batch?.updatedAt).toBe(seen.updatedAt);
+    expect(await ledger.getBatch('b-none')).toBeNull();
+  });
+
+  it('refuses a correction when a delta landed on any counter since they were read', async () => {
+    // Prepare
+    await ledger.createBatch({ batchId: 'b-raced', source: SOURCE, createdAt: NOW });
+    const seen = await ledger.getBatch('b-raced');
+    if (!seen) throw new Error('no batch');
+    await ledger.addToCounts('b-raced', { settled: 1 }, NOW);
+
+    // Act
+    const corrected = await ledger.correctCounts('b-raced', seen.counts, {
+      created: 1,
+      rejected: 0,
+      unknown: 0,
+      settled: 0,
+    });
+
+    // Assess
+    expect(corrected).toBe(false);
+    expect((await ledger.getBatch('b-raced'))?.counts).toMatchObject({ created: 0, settled: 1 });
+  });
+
+  it('corrects an event batch, whose item was created without counters', async () => {
+    // Prepare: the first event of a day creates its batch with a row number only.
+    const batch = { batchId: 'events-2026-11-22', source: SOURCE, createdAt: NOW };
+    await ledger.nextEventRow(batch);
+    const seen = await ledger.getBatch(batch.batchId);
+    if (!seen) throw new Error('no batch');
+
+    // Act
+    const corrected = await ledger.correctCounts(batch.batchId, seen.counts, {
+      created: 1,
+      rejected: 0,
+      unknown: 0,
+      settled: 1,
+    });
+
+    // Assess
+    expect(corrected).toBe(true);
+    expect((await ledger.getBatch(batch.batchId))?.counts).toMatchObject({
+      created: 1,
+      settled: 1,
+    });
+  });
+
+  it('marks a batch active without touching its updatedAt or counters', async () => {
+    // Prepare
+    await ledger.createBatch({ batchId: 'b-busy', source: SOURCE, createdAt: NOW });
+    const later = '2026-11-22T10:30:00.000Z';
+
+    // Act
+    await ledger.noteActivity('b-busy', later);
+    await ledger.noteActivity('b-never-created', later);
+
+    // Assess
+    const batch = await ledger.getBatch('b-busy');
+    expect(batch?.lastActivityAt).toBe(later);
+    expect(batch?.updatedAt).toBe(NOW);
+    expect(batch?.counts.created).toBe(0);
+    expect(await ledger.getBatch('b-never-created')).toBeNull();
+  });
 });

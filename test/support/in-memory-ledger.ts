@@ -1,3 +1,4 @@
+import type { Clock } from '../../lambdas/ports/clock.ts';
 import type {
   BatchCounts,
   BatchPhase,
@@ -16,6 +17,7 @@ import type {
   ReleaseUnknownResult,
   RowRecord,
   RowState,
+  SendCounts,
   SendRecord,
   SplitCheckpoint,
   TrackedGift,
@@ -46,6 +48,12 @@ export class InMemoryLedger implements Ledger {
   /** Webhook event ids recorded, with their expiry (Unix seconds). */
   readonly events = new Map<string, number>();
   readonly news = new Map<string, UnmatchedGiftNews>();
+  /** When rows are recorded (their createdAt and first updatedAt); tests that reason on time fix it. */
+  readonly #clock: Clock;
+
+  constructor(options: { clock?: Clock } = {}) {
+    this.#clock = options.clock ?? { now: () => Date.now() };
+  }
 
   async createBatch(batch: {
     batchId: string;
@@ -66,6 +74,7 @@ export class InMemoryLedger implements Ledger {
       completedAt: null,
       resultsKey: null,
       lastReconciledAt: null,
+      lastActivityAt: null,
       preflight: null,
       approvalReason: null,
       splitCheckpoint: null,
@@ -78,7 +87,7 @@ export class InMemoryLedger implements Ledger {
   }
 
   async putRows(rows: NewRow[]): Promise<void> {
-    const now = new Date().toISOString();
+    const now = new Date(this.#clock.now()).toISOString();
     for (const row of rows) {
       this.rows.set(key(row.batchId, row.row), recordOf(row, now));
     }
@@ -274,6 +283,20 @@ export class InMemoryLedger implements Ledger {
       batch.counts[name] += value;
     }
     batch.updatedAt = now;
+  }
+
+  async correctCounts(batchId: string, seen: BatchCounts, counts: SendCounts): Promise<boolean> {
+    const batch = this.#batch(batchId);
+    const unchanged = (Object.keys(seen) as (keyof BatchCounts)[]).every(
+      (name) => batch.counts[name] === seen[name],
+    );
+    if (!unchanged) return false;
+    Object.assign(batch.counts, counts);
+    return true;
+  }
+
+  async noteActivity(batchId: string, now: string): Promise<void> {
+    this.#batch(batchId).lastActivityAt = now;
   }
 
   async setPhase(

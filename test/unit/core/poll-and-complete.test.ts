@@ -289,8 +289,52 @@ describe('CompletionService', () => {
     // Act
     const done = await completion.completeFinishedBatches();
 
-    // Assess
+    // Assess: complete, with the counters the rows say (status and exports read them).
     expect(done.map((batch) => batch.batchId)).toEqual(['b1']);
+    expect((await ledger.getBatch('b1'))?.counts).toMatchObject({ created: 2, settled: 2 });
+  });
+
+  it('holds a batch back while its counters disagree with rows that moved too recently', async () => {
+    // Prepare: every row final, the last one settled a moment ago by a poller whose count has not
+    // landed yet (or never will: its invocation timed out).
+    const ledger = new InMemoryLedger();
+    await sentBatch(ledger);
+    const settledAt = T0 + 10_000;
+    for (const row of [1, 2]) {
+      await ledger.updateGift(
+        'b1',
+        row,
+        {
+          giftStatus: 'submitted',
+          redemptionUrl: 'u',
+          giftUpdatedAt: ISO0,
+          requestId: null,
+          pollDueAt: null,
+        },
+        new Date(settledAt).toISOString(),
+      );
+    }
+    const clock = { nowMs: settledAt + 30_000, now: () => clock.nowMs };
+    const completion = new CompletionService({
+      ledger,
+      objects: new InMemoryObjectStore(),
+      clock,
+      settings: {
+        resultsBucket: 'results',
+        recheckQuietBatchAfterMs: 0,
+        countsSettleAfterMs: 120_000,
+      },
+    });
+
+    // Act
+    const tooSoon = await completion.completeFinishedBatches();
+    clock.nowMs = settledAt + 121_000;
+    const settled = await completion.completeFinishedBatches();
+
+    // Assess
+    expect(tooSoon).toEqual([]);
+    expect(settled.map((batch) => batch.batchId)).toEqual(['b1']);
+    expect((await ledger.getBatch('b1'))?.counts).toMatchObject({ created: 2, settled: 2 });
   });
 });
 

@@ -35,11 +35,12 @@ async function sendingBatch(
   });
   await ledger.putRows(Array.from({ length: rows }, (_, index) => pendingRow(batchId, index + 1)));
   await ledger.completeSplit(batchId, { rows, valid: rows, invalid: 0 }, null);
-  await ledger.addToCounts(batchId, { created: 0, rejected: 1 }, iso(lastProgressAt));
+  await ledger.setPhase(batchId, 'sending', {}, iso(lastProgressAt));
 }
 
 function setUp(nowMs: number) {
-  const ledger = new InMemoryLedger();
+  // Rows are recorded when their batch was created, an hour before T0.
+  const ledger = new InMemoryLedger({ clock: { now: () => T0 - 60 * MINUTE } });
   const queue = new RecordingSendQueue();
   const clock = { nowMs, now: () => clock.nowMs };
   const service = new ReconcileService({ ledger, queue, clock, settings: SETTINGS });
@@ -59,7 +60,7 @@ describe('ReconcileService on the poller’s schedule (senders may be alive)', (
     const redriven = await service.redriveQuietBatches();
 
     // Assess
-    expect(redriven).toEqual([{ batchId: 'quiet', queued: 2 }]);
+    expect(redriven).toEqual([{ batchId: 'quiet', queued: 2, counts: 'agreed' }]);
     expect(queuedRows()).toEqual(['quiet#1', 'quiet#2']);
     expect((await ledger.getBatch('quiet'))?.lastReconciledAt).toBe(iso(now));
     expect((await ledger.getBatch('active'))?.lastReconciledAt).toBeNull();
@@ -111,7 +112,7 @@ describe('ReconcileService on the poller’s schedule (senders may be alive)', (
     // Assess
     expect(nextMinute).toEqual([]);
     expect(beforeAnotherPeriod).toEqual([]);
-    expect(afterAnotherPeriod).toEqual([{ batchId: 'b', queued: 1 }]);
+    expect(afterAnotherPeriod).toEqual([{ batchId: 'b', queued: 1, counts: 'agreed' }]);
     expect(queuedRows()).toEqual(['b#1', 'b#1']);
   });
 
@@ -130,6 +131,72 @@ describe('ReconcileService on the poller’s schedule (senders may be alive)', (
     expect(redriven).toEqual([]);
     expect(queue.sent).toEqual([]);
     expect(await service.redriveQuietBatches()).toEqual([]);
+  });
+
+  it('recounts a quiet batch whose last deltas were lost, before queueing any of its rows', async () => {
+    // Prepare: rows decided 10 minutes ago by an invocation that timed out before adding them to
+    // the counters; one row still pending. The queue notes the counters when each row is queued.
+    const now = T0;
+    const { ledger, queue, service } = setUp(now);
+    await sendingBatch(ledger, 'b', 3, now - 30 * MINUTE);
+    const decidedAt = iso(now - 10 * MINUTE);
+    for (const row of [1, 2]) await ledger.claimRow('b', row, decidedAt);
+    await ledger.recordSend('b', 1, { state: 'rejected', requestId: 'r', errors: [] }, decidedAt);
+    await ledger.markUnknown('b', 2, 'a sender stopped mid-request', decidedAt);
+    const countsWhenQueued: unknown[] = [];
+    const enqueue = queue.enqueue.bind(queue);
+    queue.enqueue = async (messages, options) => {
+      countsWhenQueued.push((await ledger.getBatch('b'))?.counts);
+      await enqueue(messages, options);
+    };
+
+    // Act
+    const redriven = await service.redriveQuietBatches();
+
+    // Assess
+    expect(redriven).toEqual([{ batchId: 'b', queued: 1, counts: 'corrected' }]);
+    expect(countsWhenQueued).toEqual([
+      expect.objectContaining({ rejected: 1, unknown: 1, created: 0, settled: 0 }),
+    ]);
+  });
+
+  it('leaves the counters alone while a row moved within a sender’s lifetime', async () => {
+    // Prepare: a row decided 30 s ago; its sender may not have added it to the counters yet.
+    const now = T0;
+    const { ledger, service } = setUp(now);
+    await sendingBatch(ledger, 'b', 2, now - 30 * MINUTE);
+    await ledger.claimRow('b', 1, iso(now - 31_000));
+    await ledger.recordSend(
+      'b',
+      1,
+      { state: 'rejected', requestId: 'r', errors: [] },
+      iso(now - 30_000),
+    );
+
+    // Act
+    const redriven = await service.redriveQuietBatches();
+
+    // Assess: the pending row is re-driven all the same; the late delta will count row 1.
+    expect(redriven).toEqual([{ batchId: 'b', queued: 1, counts: 'unsettled' }]);
+    expect((await ledger.getBatch('b'))?.counts.rejected).toBe(0);
+  });
+
+  it('takes a batch whose senders keep re-queuing throttled rows for busy, not quiet', async () => {
+    // Prepare: no counter has moved for 30 minutes of 429s, but a sender marked the batch active
+    // a minute ago.
+    const now = T0;
+    const { ledger, clock, service } = setUp(now);
+    await sendingBatch(ledger, 'b', 2, now - 30 * MINUTE);
+    await ledger.noteActivity('b', iso(now - MINUTE));
+
+    // Act
+    const whileThrottled = await service.redriveQuietBatches();
+    clock.nowMs = now + 20 * MINUTE;
+    const afterTheStorm = await service.redriveQuietBatches();
+
+    // Assess: re-driven only once the marks stopped for a whole quiet period.
+    expect(whileThrottled).toEqual([]);
+    expect(afterTheStorm.map((batch) => batch.batchId)).toEqual(['b']);
   });
 
   it('leaves stopped and completed batches alone', async () => {
@@ -164,5 +231,36 @@ describe('ReconcileService on one machine (no sender of an earlier run is alive)
     // Assess
     expect([...queued]).toEqual([['b', 3]]);
     expect(queuedRows()).toEqual(['b#1', 'b#2', 'b#3']);
+  });
+
+  it('recounts what a killed run decided but never counted, leaving this run’s moves to it', async () => {
+    // Prepare: this run began at T0. The killed run decided rows 1-2 of batch `killed` and never
+    // added them up; in batch `live`, this run already decided row 1 (its delta is on its way).
+    const { ledger, service } = setUp(T0 + MINUTE);
+    await sendingBatch(ledger, 'killed', 3, T0 - 5 * MINUTE);
+    await sendingBatch(ledger, 'live', 2, T0 - 5 * MINUTE);
+    const killedAt = iso(T0 - 5 * MINUTE);
+    for (const row of [1, 2]) await ledger.claimRow('killed', row, killedAt);
+    await ledger.recordSend(
+      'killed',
+      1,
+      { state: 'rejected', requestId: 'r', errors: [] },
+      killedAt,
+    );
+    await ledger.markUnknown('killed', 2, 'a sender stopped mid-request', killedAt);
+    await ledger.claimRow('live', 1, iso(T0 + 1_000));
+    await ledger.recordSend(
+      'live',
+      1,
+      { state: 'rejected', requestId: 'r', errors: [] },
+      iso(T0 + 2_000),
+    );
+
+    // Act
+    await service.redriveActiveBatches({ countsMovedBefore: T0 });
+
+    // Assess
+    expect((await ledger.getBatch('killed'))?.counts).toMatchObject({ rejected: 1, unknown: 1 });
+    expect((await ledger.getBatch('live'))?.counts.rejected).toBe(0);
   });
 });

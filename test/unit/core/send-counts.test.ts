@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { CountsByBatch, retryDelaySeconds } from '../../../lambdas/core/send-counts.ts';
+import {
+  BatchActivity,
+  CountsByBatch,
+  retryDelaySeconds,
+} from '../../../lambdas/core/send-counts.ts';
 import { InMemoryLedger } from '../../support/in-memory-ledger.ts';
 
 const retry = (
@@ -121,5 +125,41 @@ describe('CountsByBatch', () => {
     // Assess
     expect(writes).toEqual([]);
     expect((await ledger.getBatch('a'))?.counts).toMatchObject({ created: 0, settled: 0 });
+  });
+});
+
+describe('BatchActivity', () => {
+  it('marks a batch whose rows only waited as active, at most once a minute per process', async () => {
+    // Prepare: one sender process; its invocations re-queue throttled rows of batch `a` for 3
+    // minutes, while batch `b` decides a row (its counter write is news enough) and batch `c`
+    // waits for a person (stopped).
+    const T0 = Date.parse('2026-11-22T10:00:00.000Z');
+    const ledger = new InMemoryLedger();
+    const source = { description: 't', bucket: null, key: null, versionOrEtag: null };
+    for (const batchId of ['a', 'b', 'c']) {
+      await ledger.createBatch({ batchId, source, createdAt: 'x' });
+    }
+    const marks: string[] = [];
+    ledger.noteActivity = async (batchId, now) => {
+      marks.push(`${batchId}@${now}`);
+    };
+    const clock = { nowMs: T0, now: () => clock.nowMs };
+    const activity = new BatchActivity(clock);
+
+    // Act: an invocation every 20 s.
+    for (let second = 0; second <= 180; second += 20) {
+      clock.nowMs = T0 + second * 1_000;
+      const counts = new CountsByBatch();
+      counts.add('a', { kind: 'retry', reason: 'throttled', retryAfterMs: 2_000, detail: '' });
+      counts.add('a', { kind: 'retry', reason: 'paused', retryAfterMs: 500, detail: '' });
+      counts.add('b', { kind: 'retry', reason: 'throttled', retryAfterMs: 2_000, detail: '' });
+      counts.add('b', { kind: 'done', state: 'rejected', detail: '' });
+      counts.add('c', { kind: 'retry', reason: 'batch-stopped', retryAfterMs: null, detail: '' });
+      await counts.flush(ledger, `t+${second}`, activity);
+    }
+
+    // Assess
+    expect(marks).toEqual(['a@t+0', 'a@t+60', 'a@t+120', 'a@t+180']);
+    expect((await ledger.getBatch('b'))?.counts.rejected).toBe(10);
   });
 });
