@@ -1,13 +1,7 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
+import type { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
 import type { NewRow, RowRecord } from '../../lambdas/ports/ledger.ts';
-import { ensureLedgerTable } from '../../local/aws/ledger-table.ts';
-import {
-  localClientConfig,
-  type RunningStandIn,
-  startDynamoDbLocal,
-} from '../../local/standins/index.ts';
+import { type LedgerTable, startLedgerTable } from '../support/ledger-on-dynamodb-local.ts';
 
 function row(batchId: string, number: number, campaignId: string | null): NewRow {
   return {
@@ -30,23 +24,15 @@ async function all(rows: AsyncIterable<RowRecord>): Promise<RowRecord[]> {
 }
 
 describe('DynamoDbLedger.listCampaignRows on DynamoDB Local', () => {
-  let dynamo: RunningStandIn;
-  let client: DynamoDBClient;
+  let table: LedgerTable;
   let ledger: DynamoDbLedger;
   /** Rows are recorded at the instant this clock says; each batch below moves it. */
   let nowMs = 0;
 
   beforeAll(async () => {
-    dynamo = await startDynamoDbLocal({ storage: 'memory' });
-    client = new DynamoDBClient(localClientConfig(dynamo.endpoint));
-    await ensureLedgerTable(client, 'ledger');
+    table = await startLedgerTable();
     // Pages of 7: a campaign of 25 rows takes four pages.
-    ledger = new DynamoDbLedger({
-      client,
-      tableName: 'ledger',
-      clock: { now: () => nowMs },
-      campaignPageSize: 7,
-    });
+    ledger = table.ledger({ clock: { now: () => nowMs }, campaignPageSize: 7 });
     nowMs = Date.parse('2026-10-31T23:59:59.999Z');
     await ledger.putRows([row('b-oct', 1, 'cmp'), row('b-oct', 2, 'other')]);
     nowMs = Date.parse('2026-11-01T00:00:00.000Z');
@@ -61,8 +47,7 @@ describe('DynamoDbLedger.listCampaignRows on DynamoDB Local', () => {
   });
 
   afterAll(async () => {
-    client?.destroy();
-    await dynamo?.stop();
+    await table?.stop();
   });
 
   it('reads every row of the campaign across batches and pages, oldest first', async () => {

@@ -1,13 +1,7 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
+import type { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
 import type { NewRow } from '../../lambdas/ports/ledger.ts';
-import { ensureLedgerTable } from '../../local/aws/ledger-table.ts';
-import {
-  localClientConfig,
-  type RunningStandIn,
-  startDynamoDbLocal,
-} from '../../local/standins/index.ts';
+import { type LedgerTable, startLedgerTable } from '../support/ledger-on-dynamodb-local.ts';
 
 const NOW = '2026-11-22T10:00:00.000Z';
 
@@ -31,20 +25,16 @@ function pendingRow(batchId: string, row: number, overrides: Partial<NewRow> = {
 }
 
 describe('DynamoDbLedger on DynamoDB Local', () => {
-  let dynamo: RunningStandIn;
+  let table: LedgerTable;
   let ledger: DynamoDbLedger;
-  let client: DynamoDBClient;
 
   beforeAll(async () => {
-    dynamo = await startDynamoDbLocal({ storage: 'memory' });
-    client = new DynamoDBClient(localClientConfig(dynamo.endpoint));
-    await ensureLedgerTable(client, 'ledger');
-    ledger = new DynamoDbLedger({ client, tableName: 'ledger' });
+    table = await startLedgerTable();
+    ledger = table.ledger();
   });
 
   afterAll(async () => {
-    client?.destroy();
-    await dynamo?.stop();
+    await table?.stop();
   });
 
   it('creates a batch once: a duplicate event finds it and does nothing', async () => {

@@ -1,14 +1,8 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
+import type { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
 import { eventBatchSource } from '../../lambdas/core/events/event-batch.ts';
 import type { NewRow } from '../../lambdas/ports/ledger.ts';
-import { ensureLedgerTable } from '../../local/aws/ledger-table.ts';
-import {
-  localClientConfig,
-  type RunningStandIn,
-  startDynamoDbLocal,
-} from '../../local/standins/index.ts';
+import { type LedgerTable, startLedgerTable } from '../support/ledger-on-dynamodb-local.ts';
 
 const NOW = '2026-11-22T10:00:00.000Z';
 
@@ -27,20 +21,16 @@ function eventRow(batchId: string, row: number, key: string): NewRow {
 }
 
 describe('DynamoDbLedger: event rows on DynamoDB Local', () => {
-  let dynamo: RunningStandIn;
+  let table: LedgerTable;
   let ledger: DynamoDbLedger;
-  let client: DynamoDBClient;
 
   beforeAll(async () => {
-    dynamo = await startDynamoDbLocal({ storage: 'memory' });
-    client = new DynamoDBClient(localClientConfig(dynamo.endpoint));
-    await ensureLedgerTable(client, 'ledger');
-    ledger = new DynamoDbLedger({ client, tableName: 'ledger' });
+    table = await startLedgerTable();
+    ledger = table.ledger();
   });
 
   afterAll(async () => {
-    client?.destroy();
-    await dynamo?.stop();
+    await table?.stop();
   });
 
   it('creates the day’s batch in phase sending and hands out each row number once', async () => {

@@ -1,37 +1,31 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcomeEventOf } from '../../lambdas/core/events/outcome-events.ts';
-import { batchIdOfUpload, LocalPipeline } from '../../local/runtime/local-pipeline.ts';
+import { batchIdOfUpload, type LocalPipeline } from '../../local/runtime/local-pipeline.ts';
 import { DEMO_CAMPAIGNS } from '../../sandbox/index.ts';
 import { validEvent } from '../support/gift-events.ts';
+import {
+  type ScratchPipeline,
+  startScratchPipeline,
+  TIGHT_UNANNOUNCED_LIMIT,
+} from '../support/scratch-pipeline.ts';
 
 const EVENTS = 20;
 
 describe('gift events and a file batch through one local pipeline, under one rate limit', () => {
+  let scratch: ScratchPipeline;
   let dir: string;
   let pipeline: LocalPipeline;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'gift-batch-events-'));
-    pipeline = await LocalPipeline.start({
-      stateDir: join(dir, 'state'),
-      fresh: true,
-      // A limit &Open does not announce: file rows and events must share it.
-      sandbox: {
-        rateLimit: { rps: 15, burst: 3 },
-        latencyMs: { min: 20, max: 60 },
-        redemptionUrlDelayMs: 200,
-      },
-      pollEveryMs: 200,
-      environment: { POLL_FIRST_AFTER_MS: '300', POLL_MIN_INTERVAL_MS: '300' },
-    });
+    // File rows and events must share a limit &Open does not announce.
+    scratch = await startScratchPipeline('events', TIGHT_UNANNOUNCED_LIMIT);
+    ({ dir, pipeline } = scratch);
   }, 90_000);
 
   afterAll(async () => {
-    await pipeline?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await scratch?.stop();
   });
 
   it('creates every file row and one gift per event key, however often the event is delivered', async () => {

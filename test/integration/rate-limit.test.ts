@@ -1,7 +1,6 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AndOpenHttpClient } from '../../lambdas/adapters/andopen-http-client.ts';
 import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
@@ -9,38 +8,36 @@ import { DynamoDbLimiterStore } from '../../lambdas/adapters/dynamodb-limiter-st
 import { FleetRateLimiter, Permits } from '../../lambdas/core/rate-limiter.ts';
 import { SendService } from '../../lambdas/core/send-service.ts';
 import { systemClock } from '../../lambdas/ports/clock.ts';
-import { ensureLedgerTable } from '../../local/aws/ledger-table.ts';
-import { batchIdOfUpload, LocalPipeline } from '../../local/runtime/local-pipeline.ts';
-import {
-  localClientConfig,
-  type RunningStandIn,
-  startDynamoDbLocal,
-} from '../../local/standins/index.ts';
+import { batchIdOfUpload, type LocalPipeline } from '../../local/runtime/local-pipeline.ts';
 import {
   DEMO_CAMPAIGNS,
   SANDBOX_API_KEY,
   type Sandbox,
   startSandbox,
 } from '../../sandbox/index.ts';
+import { type LedgerTable, startLedgerTable } from '../support/ledger-on-dynamodb-local.ts';
+import {
+  type ScratchPipeline,
+  startScratchPipeline,
+  TIGHT_UNANNOUNCED_LIMIT,
+} from '../support/scratch-pipeline.ts';
 
 const CHOICE = DEMO_CAMPAIGNS.choice;
 
 describe('two sender containers sharing the limiter state in DynamoDB', () => {
-  let dynamo: RunningStandIn;
+  let table: LedgerTable;
   let client: DynamoDBClient;
   let sandbox: Sandbox;
 
   beforeAll(async () => {
-    dynamo = await startDynamoDbLocal({ storage: 'memory' });
-    client = new DynamoDBClient(localClientConfig(dynamo.endpoint));
-    await ensureLedgerTable(client, 'ledger');
+    table = await startLedgerTable();
+    client = table.client;
     sandbox = await startSandbox();
   }, 60_000);
 
   afterAll(async () => {
-    client?.destroy();
     await sandbox?.stop();
-    await dynamo?.stop();
+    await table?.stop();
   });
 
   it('pauses the other container on a 429 one of them saw: once read, nobody sends before Retry-After', async () => {
@@ -135,28 +132,18 @@ describe('two sender containers sharing the limiter state in DynamoDB', () => {
 });
 
 describe('a 429 storm through the whole local pipeline', () => {
+  let scratch: ScratchPipeline;
   let dir: string;
   let pipeline: LocalPipeline;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'gift-batch-storm-'));
-    pipeline = await LocalPipeline.start({
-      stateDir: join(dir, 'state'),
-      fresh: true,
-      // A tight limit &Open does not tell us about, and a slow answer, so requests overlap.
-      sandbox: {
-        rateLimit: { rps: 15, burst: 3 },
-        latencyMs: { min: 20, max: 60 },
-        redemptionUrlDelayMs: 200,
-      },
-      pollEveryMs: 200,
-      environment: { POLL_FIRST_AFTER_MS: '300', POLL_MIN_INTERVAL_MS: '300' },
-    });
+    // A tight limit &Open does not tell us about, and a slow answer, so requests overlap.
+    scratch = await startScratchPipeline('storm', TIGHT_UNANNOUNCED_LIMIT);
+    ({ dir, pipeline } = scratch);
   }, 60_000);
 
   afterAll(async () => {
-    await pipeline?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await scratch?.stop();
   });
 
   it('ends with every row created and none dead-lettered', async () => {

@@ -2,7 +2,7 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
@@ -11,11 +11,7 @@ import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
 import { LEDGER_INDEXES } from '../../lambdas/adapters/ledger-table.ts';
 import type { GiftEventRecord } from '../../lambdas/ports/ledger.ts';
 import { ensureLedgerTable } from '../../local/aws/ledger-table.ts';
-import {
-  localClientConfig,
-  type RunningStandIn,
-  startDynamoDbLocal,
-} from '../../local/standins/index.ts';
+import { type LedgerTable, startLedgerTable } from '../support/ledger-on-dynamodb-local.ts';
 
 const NOW = '2026-11-22T10:00:00.000Z';
 const T0 = Date.parse(NOW);
@@ -75,20 +71,18 @@ function urlEvent(batchId: string, eventId: string): GiftEventRecord {
 }
 
 describe('the ledger and signed webhooks, on DynamoDB Local', () => {
-  let dynamo: RunningStandIn;
+  let table: LedgerTable;
   let client: DynamoDBClient;
   let ledger: DynamoDbLedger;
 
   beforeAll(async () => {
-    dynamo = await startDynamoDbLocal({ storage: 'memory' });
-    client = new DynamoDBClient(localClientConfig(dynamo.endpoint));
-    await ensureLedgerTable(client, 'ledger');
-    ledger = new DynamoDbLedger({ client, tableName: 'ledger' });
+    table = await startLedgerTable();
+    client = table.client;
+    ledger = table.ledger();
   }, 60_000);
 
   afterAll(async () => {
-    client?.destroy();
-    await dynamo?.stop();
+    await table?.stop();
   });
 
   it('finds a created row by its gift request id, and nothing for an id it never created', async () => {
