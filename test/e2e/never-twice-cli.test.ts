@@ -1,43 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESULTS_COLUMNS } from '../../lambdas/core/results.ts';
 import { SANDBOX_API_KEY, type Sandbox, startSandbox } from '../../sandbox/index.ts';
+import { runCli } from '../support/cli.ts';
 
-const CLI = resolve('bin/gift-batch.js');
 const SAMPLE = resolve('examples/recipients.csv');
-
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(
-  args: string[],
-  options: { cwd: string; onStderr?: (child: ChildProcess, text: string) => void },
-): Promise<Finished> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: options.cwd,
-      env: { ...process.env, CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-      options.onStderr?.(child, stderr);
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
 
 /** outcome by row number, from a results file. */
 async function outcomes(path: string): Promise<Map<number, string>> {

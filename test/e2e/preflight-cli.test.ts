@@ -1,33 +1,18 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type CliRun, runCli } from '../support/cli.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'gift-batch-preflight-'));
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `gift-batch preflight …` exactly as a user runs it, against the built-in sandbox. */
-function preflight(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/gift-batch.js', 'preflight', ...args, '--state-dir', join(scratch, 'state')],
-      { cwd: ROOT },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
-      },
-    );
-  });
+function preflight(...args: string[]): Promise<CliRun> {
+  return runCli(['preflight', ...args, '--state-dir', join(scratch, 'state')], { cwd: ROOT });
 }
 
 describe('gift-batch preflight', () => {

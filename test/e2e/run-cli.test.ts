@@ -1,48 +1,12 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESULTS_COLUMNS } from '../../lambdas/core/results.ts';
+import { ledgerProcessesFor, runCli } from '../support/cli.ts';
 import { reportFigures } from '../support/report-figures.ts';
 
-const CLI = resolve('bin/gift-batch.js');
 const SAMPLE = resolve('examples/recipients.csv');
-
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(
-  args: string[],
-  options: { onStderr?: (child: ChildProcess, text: string) => void } = {},
-): Promise<Finished> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-      options.onStderr?.(child, stderr);
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
-
-/** DynamoDB Local processes serving a given data directory (their command line names it). */
-function ledgerProcessesFor(dir: string): string[] {
-  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
-  return out.split('\n').filter((line) => line.includes(dir) && line.includes('java'));
-}
 
 describe('gift-batch run, as a user runs it', () => {
   let dir: string;

@@ -1,37 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.ts';
 
-const CLI = resolve('bin/gift-batch.js');
 const EXAMPLE = resolve('examples/gift-event.json');
-
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], stdin?: string): Promise<Finished> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, CI: 'true' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
-  });
-}
 
 const outcomeLines = (stdout: string) =>
   stdout
@@ -125,7 +98,7 @@ describe('gift-batch send, as an engineer runs it', () => {
       .join('\n');
 
     // Act
-    const run = await runCli(['send', '-', '--state-dir', join(dir, 'state')], stdin);
+    const run = await runCli(['send', '-', '--state-dir', join(dir, 'state')], { stdin });
 
     // Assess
     expect(run.code).toBe(4); // some events got no gift: the reused key, the event without a key
@@ -156,10 +129,9 @@ describe('gift-batch send, as an engineer runs it', () => {
     };
 
     // Act
-    const run = await runCli(
-      ['send', '-', '--state-dir', join(dir, 'state')],
-      JSON.stringify(event),
-    );
+    const run = await runCli(['send', '-', '--state-dir', join(dir, 'state')], {
+      stdin: JSON.stringify(event),
+    });
 
     // Assess
     expect(run.code).toBe(4);
@@ -174,7 +146,9 @@ describe('gift-batch send, as an engineer runs it', () => {
 
   it('exits 2 with one line for input that is not JSON', async () => {
     // Act
-    const run = await runCli(['send', '-', '--state-dir', join(dir, 'state')], 'not json\n');
+    const run = await runCli(['send', '-', '--state-dir', join(dir, 'state')], {
+      stdin: 'not json\n',
+    });
 
     // Assess
     expect(run.code).toBe(2);

@@ -1,47 +1,15 @@
-import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPORT_COLUMNS } from '../../lambdas/core/export-service.ts';
 import type { BatchDetail, StatusList } from '../../lambdas/core/status-service.ts';
+import { ledgerProcessesFor, runCli } from '../support/cli.ts';
 import { reportFigures } from '../support/report-figures.ts';
 
-const CLI = resolve('bin/gift-batch.js');
 const SAMPLE = resolve('examples/recipients.csv');
 const BATCH = 'recipients-f48751fc326e';
 const CAMPAIGN = '11111111-1111-4111-8111-111111111111';
-
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], cwd: string): Promise<Finished> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd,
-      env: { ...process.env, CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
-
-function ledgerProcessesFor(dir: string): string[] {
-  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
-  return out.split('\n').filter((line) => line.includes(dir) && line.includes('java'));
-}
 
 describe('gift-batch status and export after a real run', () => {
   let dir: string;
@@ -50,7 +18,7 @@ describe('gift-batch status and export after a real run', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'gift-batch-status-'));
     state = join(dir, 'state');
-    const run = await runCli(['run', SAMPLE, '--yes', '--state-dir', state], dir);
+    const run = await runCli(['run', SAMPLE, '--yes', '--state-dir', state], { cwd: dir });
     expect(run.code).toBe(0);
   }, 180_000);
 
@@ -60,7 +28,7 @@ describe('gift-batch status and export after a real run', () => {
 
   it('lists the batch with its figures in an aligned table that fits 100 columns', async () => {
     // Act
-    const status = await runCli(['status', '--state-dir', state], dir);
+    const status = await runCli(['status', '--state-dir', state], { cwd: dir });
 
     // Assess
     expect(status.stderr).toBe('');
@@ -79,8 +47,8 @@ describe('gift-batch status and export after a real run', () => {
 
   it('gives one batch in detail as JSON: errors by code with example rows', async () => {
     // Act
-    const status = await runCli(['status', BATCH, '--json', '--state-dir', state], dir);
-    const list = await runCli(['status', '--json', '--state-dir', state], dir);
+    const status = await runCli(['status', BATCH, '--json', '--state-dir', state], { cwd: dir });
+    const list = await runCli(['status', '--json', '--state-dir', state], { cwd: dir });
 
     // Assess
     expect(status.code).toBe(0);
@@ -110,7 +78,7 @@ describe('gift-batch status and export after a real run', () => {
     // Act
     const exported = await runCli(
       ['export', '--campaign', CAMPAIGN, '--to', '2099-12-31', '--out', out, '--state-dir', state],
-      dir,
+      { cwd: dir },
     );
 
     // Assess
@@ -153,7 +121,7 @@ describe('gift-batch status and export after a real run', () => {
         '--state-dir',
         state,
       ],
-      dir,
+      { cwd: dir },
     );
 
     // Assess
@@ -179,7 +147,7 @@ describe('gift-batch status and export after a real run', () => {
         '--state-dir',
         state,
       ],
-      dir,
+      { cwd: dir },
     );
 
     // Assess
@@ -194,12 +162,12 @@ describe('gift-batch status and export after a real run', () => {
 
   it('says which batch it does not know, and what is wrong with a request', async () => {
     // Act
-    const missing = await runCli(['status', 'nope', '--state-dir', state], dir);
+    const missing = await runCli(['status', 'nope', '--state-dir', state], { cwd: dir });
     const bad = await runCli(
       ['export', '--campaign', CAMPAIGN, '--from', '2026-13-01', '--state-dir', state],
-      dir,
+      { cwd: dir },
     );
-    const noLedger = await runCli(['status', '--state-dir', join(dir, 'empty')], dir);
+    const noLedger = await runCli(['status', '--state-dir', join(dir, 'empty')], { cwd: dir });
 
     // Assess
     expect(missing.code).toBe(2);

@@ -1,9 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type CliRun, runCli } from '../support/cli.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURES = 'test/fixtures/recipients';
@@ -12,24 +12,9 @@ const scratch = mkdtempSync(join(tmpdir(), 'gift-batch-validate-'));
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `gift-batch validate …` exactly as a user runs it. */
-function giftBatch(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/gift-batch.js', 'validate', ...args],
-      { cwd: ROOT },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
-      },
-    );
-  });
+function giftBatch(...args: string[]): Promise<CliRun> {
+  return runCli(['validate', ...args], { cwd: ROOT });
 }
 
 describe('gift-batch validate', () => {
