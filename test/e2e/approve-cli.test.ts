@@ -5,38 +5,18 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchDetail } from '../../lambdas/core/status-service.ts';
+import { CLI, type CliRun, runCli as runShared } from '../support/cli.ts';
 
-const CLI = resolve('bin/gift-batch.js');
 /** 12 rows: 9 valid (8 created, 1 rejected: the preflight's one problem), 3 invalid. */
 const SAMPLE = resolve('examples/recipients.csv');
 const BATCH = 'recipients-f48751fc326e';
 
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI without a terminal (as in scripts and CI), with `env` on top of this one's. */
-function runCli(args: string[], env: Record<string, string> = {}): Promise<Finished> {
-  return new Promise((done, fail) => {
-    const childEnv: Record<string, string | undefined> = { ...process.env, CI: 'true', ...env };
-    if (!('APPROVAL_ROWS_OVER' in env)) delete childEnv.APPROVAL_ROWS_OVER;
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: childEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+/**
+ * The CLI without a terminal (as in scripts and CI), with `env` on top of this one's; without an
+ * APPROVAL_ROWS_OVER of the test's own, none from the machine's environment either.
+ */
+function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runShared(args, { env: { APPROVAL_ROWS_OVER: undefined, ...env } });
 }
 
 /**

@@ -19,8 +19,8 @@ export interface CliRun {
 export interface CliOptions {
   /** Working directory (default: this process's, the repository root under vitest). */
   cwd?: string;
-  /** Variables on top of this process's environment and CI=true. */
-  env?: Record<string, string>;
+  /** Variables on top of this process's environment and CI=true; one set to undefined is removed. */
+  env?: Record<string, string | undefined>;
   /** Written to the CLI's stdin, which is then closed; without it stdin is /dev/null. */
   stdin?: string;
   /**
@@ -39,9 +39,11 @@ const KILL_GRACE_MS = 10_000;
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((done, fail) => {
+    const env: Record<string, string | undefined> = { ...process.env, CI: 'true', ...options.env };
+    for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd,
-      env: { ...process.env, CI: 'true', ...options.env },
+      env,
       stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
