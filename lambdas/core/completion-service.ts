@@ -117,21 +117,11 @@ export class CompletionService {
       `${JSON.stringify(summary, null, 2)}\n`,
       'application/json',
     );
-    const page = renderReportHtml(
-      report.data({
-        header: {
-          title: `Batch ${batch.batchId}`,
-          batchId: batch.batchId,
-          source: batch.source.description,
-          startedAt: batch.createdAt,
-          finishedAt: writtenAt,
-          resultsFile: csvKey.slice(csvKey.lastIndexOf('/') + 1),
-          generatedAt: writtenAt,
-          notes: batch.fileError ? [batch.fileError] : [],
-        },
-        rate: await this.#rateContext(batch),
-      }),
-    );
+    const page = await this.#page(batch, report, {
+      resultsFile: csvKey.slice(csvKey.lastIndexOf('/') + 1),
+      finishedAt: writtenAt,
+      generatedAt: writtenAt,
+    });
     await this.#objects.write(
       this.#settings.resultsBucket,
       reportKey,
@@ -145,6 +135,43 @@ export class CompletionService {
       writtenAt,
     );
     return { batchId: batch.batchId, csvKey, summaryKey, reportKey, summary };
+  }
+
+  /**
+   * The report page of a completed batch, naming its results file `resultsFile`: for a copy of the
+   * results kept under another name (`gift-batch run --out`), whose page must name the file actually
+   * beside it, not the bucket's `<batch>.csv`. One more pass over the rows.
+   */
+  async reportHtml(batch: BatchRecord, resultsFile: string): Promise<string> {
+    const report = new ReportTally();
+    for await (const row of this.#ledger.listRows(batch.batchId)) report.add(row);
+    return this.#page(batch, report, {
+      resultsFile,
+      finishedAt: batch.completedAt ?? this.#isoNow(),
+      generatedAt: this.#isoNow(),
+    });
+  }
+
+  async #page(
+    batch: BatchRecord,
+    report: ReportTally,
+    page: { resultsFile: string; finishedAt: string; generatedAt: string },
+  ): Promise<string> {
+    return renderReportHtml(
+      report.data({
+        header: {
+          title: `Batch ${batch.batchId}`,
+          batchId: batch.batchId,
+          source: batch.source.description,
+          startedAt: batch.createdAt,
+          finishedAt: page.finishedAt,
+          resultsFile: page.resultsFile,
+          generatedAt: page.generatedAt,
+          notes: batch.fileError ? [batch.fileError] : [],
+        },
+        rate: await this.#rateContext(batch),
+      }),
+    );
   }
 
   /** What the report draws of the fleet's rate: its learned rate, the ceiling, the latest pause. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -708,31 +708,35 @@ export class LocalPipeline {
   /**
    * Copies a batch's results (the CSV, and beside it its JSON summary and HTML report) from the
    * results bucket to a local path. A batch completed in an earlier run has its results in the ledger
-   * but not in this run's fresh bucket: they are written again from the ledger first.
+   * but not in this run's fresh bucket: they are written again from the ledger first. The bucket's
+   * report names `<batch>.csv`; saved under another name, the page is made again to name that file.
    */
   async downloadResults(batch: BatchRecord, outPath: string): Promise<string> {
     const { csvKey, summaryKey, reportKey } = resultsKeys(batch.batchId);
+    const completion = new CompletionService({
+      ledger: this.ledger,
+      objects: new S3ObjectStore({ client: this.#s3 }),
+      clock: systemClock,
+      limiter: this.#limiterStore,
+      settings: {
+        resultsBucket: LOCAL_NAMES.resultsBucket,
+        recheckQuietBatchAfterMs: 0,
+        ceilingRps: this.#ceilingRps,
+      },
+    });
     try {
       await this.#s3.send(
         new HeadObjectCommand({ Bucket: LOCAL_NAMES.resultsBucket, Key: csvKey }),
       );
     } catch {
-      await new CompletionService({
-        ledger: this.ledger,
-        objects: new S3ObjectStore({ client: this.#s3 }),
-        clock: systemClock,
-        limiter: this.#limiterStore,
-        settings: {
-          resultsBucket: LOCAL_NAMES.resultsBucket,
-          recheckQuietBatchAfterMs: 0,
-          ceilingRps: this.#ceilingRps,
-        },
-      }).writeResults(batch);
+      await completion.writeResults(batch);
     }
     await mkdir(dirname(outPath), { recursive: true });
     await this.#download(csvKey, outPath);
     await this.#download(summaryKey, besideResults(outPath, '.json'));
-    await this.#download(reportKey, besideResults(outPath, '.html'));
+    const reportPath = besideResults(outPath, '.html');
+    if (basename(outPath) === basename(csvKey)) await this.#download(reportKey, reportPath);
+    else await writeFile(reportPath, await completion.reportHtml(batch, basename(outPath)));
     return outPath;
   }
 

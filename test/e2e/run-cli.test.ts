@@ -48,13 +48,17 @@ describe('gift-batch run, as a user runs it', () => {
     expect(summary.byOutcome).toEqual({ created: 8, rejected: 1, invalid: 3, unknown: 0 });
     const reportPath = join(dir, 'first', 'results.html');
     expect(run.stdout).toContain(`report:  ${reportPath}`);
-    expect(reportFigures(await readFile(reportPath, 'utf8'))).toMatchObject({
+    const report = await readFile(reportPath, 'utf8');
+    expect(reportFigures(report)).toMatchObject({
       rows: 12,
       created: 8,
       rejected: 1,
       invalid: 3,
       unknown: 0,
     });
+    // The page names the file written beside it (--out), not the bucket's <batch>.csv.
+    expect(report).toContain('data-figure="results-file">results.csv<');
+    expect(report).not.toMatch(/recipients-[0-9a-f]+\.csv/);
     expect(ledgerProcessesFor(join(dir, 'state'))).toEqual([]);
   }, 120_000);
 

@@ -105,6 +105,7 @@ describe('gift-batch status and export after a real run', () => {
       created: summary.byOutcome.created,
       invalid: summary.byOutcome.invalid,
     });
+    expect(report).toContain('data-figure="results-file">november.csv<');
   }, 60_000);
 
   it('exports only what --status asks for, as JSON lines', async () => {

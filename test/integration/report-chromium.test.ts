@@ -176,8 +176,9 @@ describe('the HTML report of a real local run, rendered in headless Chromium', (
       expect(dom).toContain(`<code>${row.requestId}</code>`);
     }
 
-    // Assess: every send is drawn, with the ceiling and the pause the 429 caused.
-    const sent = rows.filter((row) => row.sentAt !== null);
+    // Assess: every send is drawn (an unknown row found in flight at the instant it was marked),
+    // with the ceiling and the pause the 429 caused.
+    const sent = rows.filter((row) => row.sentAt !== null || row.state === 'unknown');
     expect(Object.values(reportChartSends(dom)).reduce((a, b) => a + b, 0)).toBe(sent.length);
     expect(figures['ceiling-rps']).toBe(40);
     expect(dom).toContain('data-figure="ceiling-line"');

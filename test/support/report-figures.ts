@@ -53,11 +53,16 @@ export function reportListedRows(page: string, list: string): number[] {
   return [...(table[1] ?? '').matchAll(/<tr data-row="(\d+)"/g)].map((match) => Number(match[1]));
 }
 
-/** Sends drawn in the chart, by outcome (the bars' `data-count`). */
+/** Sends drawn in the chart, by outcome and unknown rows found in flight (the bars' `data-count`). */
 export function reportChartSends(page: string): Record<string, number> {
-  const sends: Record<string, number> = { created: 0, rejected: 0, unknown: 0 };
+  const sends: Record<string, number> = {
+    created: 0,
+    rejected: 0,
+    unknown: 0,
+    'found-in-flight': 0,
+  };
   for (const match of page.matchAll(
-    /data-outcome="(created|rejected|unknown)" data-count="(\d+)"/g,
+    /data-outcome="(created|rejected|unknown|found-in-flight)" data-count="(\d+)"/g,
   )) {
     const outcome = match[1] as string;
     sends[outcome] = (sends[outcome] ?? 0) + Number(match[2]);

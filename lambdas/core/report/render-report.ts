@@ -137,7 +137,7 @@ ${
 function renderSends(data: ReportData): Html {
   const { sends, rate } = data;
   const sent = sends.buckets.reduce(
-    (sum, bucket) => sum + bucket.created + bucket.rejected + bucket.unknown,
+    (sum, bucket) => sum + bucket.created + bucket.rejected + bucket.unknown + bucket.foundInFlight,
     0,
   );
   const bucketLabel = formatDuration(sends.bucketMs);
@@ -162,16 +162,17 @@ ${rate.pauses.map(
   (pause) =>
     html`<li class="pause">Paused${pause.from ? html` from ${instant(pause.from)}` : ''} until ${instant(pause.until)}: ${pause.reason}</li>`,
 )}
-${sends.undated ? html`<li>${count(sends.undated)} decided rows have no send time and are not drawn.</li>` : ''}
+${sends.foundInFlight ? html`<li>Unknown rows a later delivery found in flight (their sender stopped mid-request): <strong data-figure="found-in-flight" data-value="${sends.foundInFlight}">${count(sends.foundInFlight)}</strong>. When their requests went out was not recorded, so they are drawn hollow at the instant they were marked unknown, which is later.</li>` : ''}
+${sends.undated ? html`<li>${count(sends.undated)} rows with an outcome have no instant to draw them at (still sending when the results were written, or decided before send instants were recorded) and are not drawn.</li>` : ''}
 </ul>
 <details>
 <summary>The figures behind the chart (${count(sent)} sends)</summary>
 <table class="buckets">
-<thead><tr><th scope="col">from (UTC)</th><th scope="col" class="num">created</th><th scope="col" class="num">rejected</th><th scope="col" class="num">unknown</th></tr></thead>
+<thead><tr><th scope="col">from (UTC)</th><th scope="col" class="num">created</th><th scope="col" class="num">rejected</th><th scope="col" class="num">unknown</th>${sends.foundInFlight ? html`<th scope="col" class="num">unknown, when found in flight</th>` : ''}</tr></thead>
 <tbody>
 ${sends.buckets.map(
   (bucket) =>
-    html`<tr><td>${instant(bucket.start)}</td><td class="num">${bucket.created}</td><td class="num">${bucket.rejected}</td><td class="num">${bucket.unknown}</td></tr>`,
+    html`<tr><td>${instant(bucket.start)}</td><td class="num">${bucket.created}</td><td class="num">${bucket.rejected}</td><td class="num">${bucket.unknown}</td>${sends.foundInFlight ? html`<td class="num">${bucket.foundInFlight}</td>` : ''}</tr>`,
 )}
 </tbody>
 </table>

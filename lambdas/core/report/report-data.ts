@@ -44,7 +44,13 @@ export interface ReportCounts {
 export interface SendsOverTime {
   bucketMs: number;
   buckets: SendBucket[];
-  /** Rows decided without a send instant (sent before it was recorded, or found mid-send). */
+  /**
+   * Unknown rows a later delivery found in flight (their sender stopped mid-request): when their
+   * request went out was never recorded, so they are drawn at the instant they were marked unknown,
+   * which is after it. Counted apart so the page can say so.
+   */
+  foundInFlight: number;
+  /** Rows with an outcome but no instant to draw them at (still sending when the results were written). */
   undated: number;
 }
 
@@ -53,7 +59,10 @@ export interface SendBucket {
   start: string;
   created: number;
   rejected: number;
+  /** Unknown rows with a send instant (the answer that made them unknown was recorded). */
   unknown: number;
+  /** Unknown rows found in flight, by the instant they were marked unknown (see SendsOverTime). */
+  foundInFlight: number;
 }
 
 /** The fleet's view of &Open's rate limit: passed in, the tally cannot know it. */

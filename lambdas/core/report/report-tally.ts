@@ -19,7 +19,9 @@ export const LISTED_ROWS = 200;
 export const ERROR_EXAMPLE_ROWS = 10;
 
 type SentOutcome = Exclude<Outcome, 'invalid'>;
-const SENT_OUTCOMES: readonly SentOutcome[] = ['created', 'rejected', 'unknown'];
+/** What the chart draws: sends by outcome, and unknown rows found in flight (see SendsOverTime). */
+type DrawnSend = SentOutcome | 'foundInFlight';
+const DRAWN_SENDS: readonly DrawnSend[] = ['created', 'rejected', 'unknown', 'foundInFlight'];
 
 /**
  * Builds the report's data from rows as they stream past, in one pass: memory is bounded by the
@@ -37,9 +39,10 @@ export class ReportTally {
   };
   readonly #byStatus: Record<string, number> = {};
   readonly #errors = new Map<string, ErrorGroup>();
-  readonly #sends: TimeBuckets<SentOutcome>;
+  readonly #sends: TimeBuckets<DrawnSend>;
   #rows = 0;
   #withUrl = 0;
+  #foundInFlight = 0;
   #undated = 0;
   readonly #unknown = emptyList<UnknownRow>();
   readonly #missingUrl = emptyList<MissingUrlRow>();
@@ -48,7 +51,7 @@ export class ReportTally {
 
   constructor(options: { listedRows?: number; maxBuckets?: number } = {}) {
     this.#listed = options.listedRows ?? LISTED_ROWS;
-    this.#sends = new TimeBuckets(SENT_OUTCOMES, options.maxBuckets);
+    this.#sends = new TimeBuckets(DRAWN_SENDS, options.maxBuckets);
   }
 
   /** Passes rows through while tallying them. */
@@ -98,6 +101,7 @@ export class ReportTally {
           start: new Date(startMs).toISOString(),
           ...counts,
         })),
+        foundInFlight: this.#foundInFlight,
         undated: this.#undated,
       },
       rate: context.rate,
@@ -115,8 +119,18 @@ export class ReportTally {
 
   #addSend(row: RowRecord, outcome: SentOutcome): void {
     const sentAt = row.sentAt ? Date.parse(row.sentAt) : Number.NaN;
-    if (Number.isFinite(sentAt)) this.#sends.add(sentAt, outcome);
-    else this.#undated += 1;
+    if (Number.isFinite(sentAt)) {
+      this.#sends.add(sentAt, outcome);
+      return;
+    }
+    // A row a redelivery found in `sending` and marked unknown has no send instant: its request
+    // went out some time before the mark, which is the last thing done to it (updatedAt). Drawing it
+    // there, apart and labelled, keeps it on the timeline without claiming when it was sent.
+    const markedAt = row.state === 'unknown' ? Date.parse(row.updatedAt) : Number.NaN;
+    if (Number.isFinite(markedAt)) {
+      this.#sends.add(markedAt, 'foundInFlight');
+      this.#foundInFlight += 1;
+    } else this.#undated += 1;
   }
 
   #addCreated(row: RowRecord): void {

@@ -1,13 +1,23 @@
 import { type Html, html } from './html.ts';
 import type { ReportData, SendBucket } from './report-data.ts';
 
-type SentOutcome = 'created' | 'rejected' | 'unknown';
+type DrawnSend = Exclude<keyof SendBucket, 'start'>;
 
-/** Drawing order, bottom to top, and how each is filled (hatches tell them apart in greyscale). */
-const LAYERS: readonly { outcome: SentOutcome; fill: string; label: string }[] = [
-  { outcome: 'created', fill: '#1a7f37', label: 'created' },
-  { outcome: 'rejected', fill: 'url(#fill-rejected)', label: 'rejected' },
-  { outcome: 'unknown', fill: 'url(#fill-unknown)', label: 'unknown' },
+/**
+ * Drawing order, bottom to top, and how each is filled (hatches tell them apart in greyscale).
+ * `name` is the layer's `data-outcome`. Unknown rows found in flight are drawn when they were marked,
+ * not when sent (that was never recorded): their own layer and legend say so.
+ */
+const LAYERS: readonly { outcome: DrawnSend; name: string; fill: string; label: string }[] = [
+  { outcome: 'created', name: 'created', fill: '#1a7f37', label: 'created' },
+  { outcome: 'rejected', name: 'rejected', fill: 'url(#fill-rejected)', label: 'rejected' },
+  { outcome: 'unknown', name: 'unknown', fill: 'url(#fill-unknown)', label: 'unknown' },
+  {
+    outcome: 'foundInFlight',
+    name: 'found-in-flight',
+    fill: 'url(#fill-found-in-flight)',
+    label: 'unknown, when found in flight',
+  },
 ];
 
 const WIDTH = 960;
@@ -28,7 +38,7 @@ export function renderSendsChart(data: ReportData): Html {
   const { sends, rate } = data;
   const buckets = sends.buckets;
   const bucketSeconds = sends.bucketMs / 1_000;
-  const perSecond = (bucket: SendBucket, outcome: SentOutcome): number =>
+  const perSecond = (bucket: SendBucket, outcome: DrawnSend): number =>
     bucket[outcome] / bucketSeconds;
   const totalPerSecond = (bucket: SendBucket): number =>
     LAYERS.reduce((sum, { outcome }) => sum + perSecond(bucket, outcome), 0);
@@ -52,10 +62,10 @@ export function renderSendsChart(data: ReportData): Html {
   const bars = buckets.map((bucket, index) => {
     let base = 0;
     const left = round(PLOT.left + index * slot + (slot - barWidth) / 2);
-    return html`<g data-bucket-start="${bucket.start}">${LAYERS.map(({ outcome, fill }) => {
+    return html`<g data-bucket-start="${bucket.start}">${LAYERS.map(({ outcome, name, fill }) => {
       const value = perSecond(bucket, outcome);
       if (bucket[outcome] === 0) return '';
-      const rect = html`<rect x="${left}" y="${y(base + value)}" width="${round(barWidth)}" height="${round(y(base) - y(base + value))}" fill="${fill}" data-outcome="${outcome}" data-count="${bucket[outcome]}"/>`;
+      const rect = html`<rect x="${left}" y="${y(base + value)}" width="${round(barWidth)}" height="${round(y(base) - y(base + value))}" fill="${fill}" data-outcome="${name}" data-count="${bucket[outcome]}"/>`;
       base += value;
       return rect;
     })}</g>`;
@@ -110,7 +120,11 @@ export function renderSendsChart(data: ReportData): Html {
       })
     : [];
 
-  const legend = LAYERS.map(
+  // The found-in-flight layer is named only when the chart has some: most batches have none.
+  const drawn = LAYERS.filter(
+    ({ outcome }) => outcome !== 'foundInFlight' || buckets.some((bucket) => bucket[outcome] > 0),
+  );
+  const legend = drawn.map(
     ({ fill, label }, index) =>
       html`<g transform="translate(${PLOT.left + index * 120}, ${HEIGHT - 22})"><rect width="14" height="14" y="-11" fill="${fill}" stroke="#1f2328" stroke-width="0.5"/><text x="20">${label}</text></g>`,
   );
@@ -120,6 +134,7 @@ export function renderSendsChart(data: ReportData): Html {
 <defs>
 <pattern id="fill-rejected" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#cf222e"/><rect width="2" height="6" fill="#ffffff"/></pattern>
 <pattern id="fill-unknown" width="6" height="6" patternUnits="userSpaceOnUse"><rect width="6" height="6" fill="#8250df"/><circle cx="3" cy="3" r="1.4" fill="#ffffff"/></pattern>
+<pattern id="fill-found-in-flight" width="6" height="6" patternUnits="userSpaceOnUse"><rect width="6" height="6" fill="#ffffff"/><circle cx="3" cy="3" r="1.6" fill="#8250df"/></pattern>
 </defs>
 <style>text { font: 12px system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; fill: #59636e; } .rate-label { fill: #1f2328; font-weight: 600; } .pause-label { fill: #cf222e; }</style>
 ${gridLines}

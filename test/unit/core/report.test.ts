@@ -10,10 +10,11 @@ import {
   renderReportHtml,
   TimeBuckets,
 } from '../../../lambdas/core/report/index.ts';
-import type { RowError, RowRecord } from '../../../lambdas/ports/ledger.ts';
+import type { BatchRecord, RowError, RowRecord } from '../../../lambdas/ports/ledger.ts';
 import type { LimiterState } from '../../../lambdas/ports/rate-limit.ts';
 import { InMemoryLedger } from '../../support/in-memory-ledger.ts';
 import { InMemoryObjectStore } from '../../support/in-memory-ports.ts';
+import { createdAnswer, createFileBatch, newRow, recordSent } from '../../support/ledger-rows.ts';
 import {
   networkReferences,
   reportChartSends,
@@ -231,9 +232,43 @@ describe('ReportTally', () => {
     // Assess
     expect(sends.bucketMs).toBe(1_000);
     expect(sends.buckets).toEqual([
-      { start: at(0), created: 1, rejected: 1, unknown: 1 },
-      { start: at(1_000), created: 1, rejected: 0, unknown: 0 },
+      { start: at(0), created: 1, rejected: 1, unknown: 1, foundInFlight: 0 },
+      { start: at(1_000), created: 1, rejected: 0, unknown: 0, foundInFlight: 0 },
     ]);
+    expect(sends.foundInFlight).toBe(0);
+    expect(sends.undated).toBe(1);
+  });
+
+  it('draws an unknown row a redelivery found in flight when it was marked, apart from sends', () => {
+    // Prepare: row 2's sender died mid-request; a redelivery marked it unknown 3.5 s in. Row 3 was
+    // still sending when the results were written: it has no instant at all.
+    const rows = [
+      row(1, { sentAt: at(200) }),
+      unknown(2, 'a sender stopped while this request was in flight'),
+      row(3, { state: 'sending', giftRequestId: null, redemptionUrl: null, sentAt: null }),
+    ];
+    rows[1] = { ...(rows[1] as RowRecord), sentAt: null, updatedAt: at(3_500) };
+
+    // Act
+    const { sends, counts } = tallied(rows);
+
+    // Assess
+    expect(counts.byOutcome.unknown).toBe(2);
+    expect(sends.buckets[0]).toEqual({
+      start: at(0),
+      created: 1,
+      rejected: 0,
+      unknown: 0,
+      foundInFlight: 0,
+    });
+    expect(sends.buckets[3]).toEqual({
+      start: at(3_000),
+      created: 0,
+      rejected: 0,
+      unknown: 0,
+      foundInFlight: 1,
+    });
+    expect(sends.foundInFlight).toBe(1);
     expect(sends.undated).toBe(1);
   });
 
@@ -313,7 +348,35 @@ describe('renderReportHtml', () => {
     });
     expect(reportListedRows(page, 'unknown')).toEqual([6, 11]);
     expect(reportListedRows(page, 'missing-url')).toEqual([7]);
-    expect(reportChartSends(page)).toEqual({ created: 6, rejected: 2, unknown: 1 });
+    expect(reportChartSends(page)).toEqual({
+      created: 6,
+      rejected: 2,
+      unknown: 1,
+      'found-in-flight': 0,
+    });
+    expect(page).not.toContain('found in flight');
+  });
+
+  it('labels unknown rows found in flight: their own hollow layer, legend, count and column', () => {
+    // Prepare
+    const foundAt = { ...unknown(12, 'a sender stopped'), sentAt: null, updatedAt: at(1_800) };
+
+    // Act
+    const page = renderReportHtml(tallied([...MIXED, foundAt]));
+
+    // Assess
+    expect(reportChartSends(page)).toEqual({
+      created: 6,
+      rejected: 2,
+      unknown: 1,
+      'found-in-flight': 1,
+    });
+    expect(reportFigures(page)).toMatchObject({ unknown: 3, 'found-in-flight': 1 });
+    expect(page).toContain('fill="url(#fill-found-in-flight)" data-outcome="found-in-flight"');
+    expect(page).toContain('<text x="20">unknown, when found in flight</text>');
+    expect(page).toContain('drawn hollow at the instant they were marked unknown, which is later');
+    expect(page).toContain('<th scope="col" class="num">unknown, when found in flight</th>');
+    expect(reportListedRows(page, 'unknown')).toEqual([6, 11, 12]);
   });
 
   it('shows the header: batch, source, start, finish, duration, results file', () => {
@@ -458,6 +521,32 @@ describe('formatDuration', () => {
   });
 });
 
+/**
+ * Batch b1 of `rows` pending rows, split, whose row 1 got its gift (with its link) 1 s in, and the
+ * completion service that writes its results, a minute in.
+ */
+async function batchWithGiftCreated(rows: number) {
+  const ledger = new InMemoryLedger();
+  await createFileBatch(ledger, 'b1', at(0));
+  await ledger.putRows(Array.from({ length: rows }, (_, index) => newRow(index + 1)));
+  await ledger.completeSplit('b1', { rows, valid: rows, invalid: 0 }, null);
+  const created = createdAnswer({
+    requestId: 'req_1',
+    giftRequestId: 'gr_1',
+    at: at(1_000),
+    redemptionUrl: 'https://gift.example/r/1',
+  });
+  await recordSent(ledger, 'b1', 1, created, at(1_000));
+  const objects = new InMemoryObjectStore();
+  const completion = new CompletionService({
+    ledger,
+    objects,
+    clock: { now: () => T0 + 60_000 },
+    settings: { resultsBucket: 'results', recheckQuietBatchAfterMs: 0 },
+  });
+  return { ledger, objects, completion };
+}
+
 describe('CompletionService writes the report beside the results', () => {
   it('renders results/<batch>.html in the CSV’s pass, with the fleet’s rate and ceiling', async () => {
     // Prepare
@@ -514,5 +603,48 @@ describe('CompletionService writes the report beside the results', () => {
     expect(page).toContain('Paused from 2026-11-22 10:00:00 UTC until 2026-11-22 10:00:00 UTC');
     expect(page).toContain('data-figure="results-file">b1.csv<');
     expect(page).not.toContain('gift.example');
+  });
+
+  it('makes the page again for a copy of the results under another name, naming that file', async () => {
+    // Prepare: a completed batch whose results the user keeps as staff-results.csv (run --out).
+    const { ledger, completion } = await batchWithGiftCreated(1);
+    await completion.writeResults((await ledger.getBatch('b1')) as BatchRecord);
+    const batch = await ledger.getBatch('b1');
+    if (!batch) throw new Error('no batch');
+
+    // Act
+    const page = await completion.reportHtml(batch, 'staff-results.csv');
+
+    // Assess
+    expect(page).toContain('data-figure="results-file">staff-results.csv<');
+    expect(page).not.toContain('b1.csv');
+    expect(page).toContain('data-figure="finished-at">2026-11-22 10:01:00 UTC<');
+    expect(reportFigures(page)).toMatchObject({ rows: 1, created: 1 });
+    expect(page).not.toContain('gift.example');
+  });
+
+  it('draws a row a redelivery marked unknown at the instant it was marked', async () => {
+    // Prepare: row 1 created; row 2 claimed, its sender gone; a redelivery finds it 5 s later.
+    const { ledger, objects, completion } = await batchWithGiftCreated(2);
+    await ledger.claimRow('b1', 2, at(1_200));
+    await ledger.markUnknown('b1', 2, 'a sender stopped mid-request', at(6_200));
+    const batch = await ledger.getBatch('b1');
+    if (!batch) throw new Error('no batch');
+
+    // Act
+    await completion.writeResults(batch);
+
+    // Assess
+    const page = objects.text('results', 'results/b1.html') ?? '';
+    expect(reportFigures(page)).toMatchObject({ unknown: 1, 'found-in-flight': 1 });
+    expect(reportChartSends(page)).toEqual({
+      created: 1,
+      rejected: 0,
+      unknown: 0,
+      'found-in-flight': 1,
+    });
+    expect(page).toMatch(
+      /data-bucket-start="2026-11-22T10:00:06.000Z"><rect [^>]*data-outcome="found-in-flight" data-count="1"/,
+    );
   });
 });
