@@ -175,6 +175,13 @@ export interface PollerConfig {
   reconcileSendingStaleAfterMs: number;
   /** Webhooks bring the URLs; the poller is a safety net that first reads what they left. */
   useWebhookNews: boolean;
+  /**
+   * POLLER_SINGLE_RUN=true (the stack): a run takes a lease in the ledger, so a schedule tick that
+   * comes while an earlier run is going does nothing. Off locally, where the poller's timer never
+   * starts a run before the last ended, and where a killed `run` would otherwise leave the lease
+   * held for the next one until its time ran out.
+   */
+  singleRun: boolean;
 }
 
 export function pollerConfig(env: Environment = process.env): Readonly<PollerConfig> {
@@ -198,6 +205,7 @@ export function pollerConfig(env: Environment = process.env): Readonly<PollerCon
       DEFAULT_RECONCILE_SETTINGS.sendingStaleAfterMs,
     ),
     useWebhookNews: webhooksEnabled(env),
+    singleRun: flag(env, 'POLLER_SINGLE_RUN'),
   });
 }
 

@@ -77,13 +77,6 @@ export interface GiftBatchFunctionProps {
   logLevel?: string;
   /** Retries of an asynchronous invocation (S3 events, schedules). Lambda's default is 2. */
   retryAttempts?: number;
-  /**
-   * How long an asynchronous invocation may wait in Lambda's queue (for its turn, or while
-   * throttled) before Lambda drops it. Lambda's default is 6 hours.
-   */
-  maxEventAge?: Duration;
-  /** Concurrency set aside for this function, which is also the most it runs at once. */
-  reservedConcurrentExecutions?: number;
   /** Where an asynchronous invocation goes when its retries are spent. */
   deadLetterQueue?: IQueue;
   /** Settings for the environment that are not a resource binding. */
@@ -126,10 +119,6 @@ export class GiftBatchFunction extends NodejsFunction {
       role,
       logGroup,
       ...(props.retryAttempts === undefined ? {} : { retryAttempts: props.retryAttempts }),
-      ...(props.maxEventAge === undefined ? {} : { maxEventAge: props.maxEventAge }),
-      ...(props.reservedConcurrentExecutions === undefined
-        ? {}
-        : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
       ...(props.deadLetterQueue ? { deadLetterQueue: props.deadLetterQueue } : {}),
       environment: {
         POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,

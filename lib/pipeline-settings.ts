@@ -55,17 +55,8 @@ export const PIPELINE = {
     maxReceiveCount: 5,
     dlqRetentionDays: 14,
   },
-  poller: {
-    /** Long enough to write a big batch's results file; runs never overlap (see poller.ts). */
-    timeoutSeconds: 300,
-    memoryMb: 512,
-    everyMinutes: 1,
-    /**
-     * A tick that finds a run still going waits at most this long (Lambda's least maxEventAge),
-     * then is dropped: the next tick is due by then.
-     */
-    skipTickAfterSeconds: 60,
-  },
+  /** Long enough to write a big batch's results file; one run at a time (a lease, see poller.ts). */
+  poller: { timeoutSeconds: 300, memoryMb: 512, everyMinutes: 1 },
   intake: {
     timeoutSeconds: 30,
     memoryMb: 256,

@@ -38,20 +38,9 @@ export class PollerConstruct extends Construct {
       logLevel: props.logLevel,
       // The next run starts within a minute anyway; a retry would only overlap it.
       retryAttempts: 0,
-      // One run at a time. A run may outlast its one-minute schedule (a big batch's results file:
-      // hence the 300 s timeout), and two pollers at once would do the same work twice and spend
-      // &Open's GET budget twice (their conditional writes keep them correct, not cheap). With one
-      // unit of reserved concurrency, a schedule tick that comes while a run is still going is
-      // throttled; Lambda retries a throttled asynchronous event until maxEventAge, then drops it
-      // (no error, no alarm: the AsyncEventsDropped metric counts it), and the next tick comes a
-      // minute later anyway. This is a mutual exclusion, not a throttle on a fleet: the poller has
-      // no queue that throttles could push into a DLQ, unlike the senders (see send-queue.ts).
-      // Reserving 1 takes 1 from the account's unreserved concurrency, which AWS keeps at 100 or
-      // more: an account with Lambda's default quota (1,000) has room; one still on a new
-      // account's small quota must ask for more before deploying (README, "Deploy").
-      reservedConcurrentExecutions: 1,
-      maxEventAge: Duration.seconds(PIPELINE.poller.skipTickAfterSeconds),
       environment: {
+        // One run at a time, by a lease in the ledger (see handlers/poller.ts).
+        POLLER_SINGLE_RUN: 'true',
         RECONCILE_QUIET_AFTER_MS: String(PIPELINE.reconcile.quietAfterSeconds * 1000),
         RECONCILE_SENDING_STALE_AFTER_MS: String(
           PIPELINE.reconcile.sendingStaleAfterSeconds * 1000,

@@ -6,6 +6,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { AndOpenHttpClient } from '../adapters/andopen-http-client.ts';
 import { DynamoDbLedger } from '../adapters/dynamodb-ledger.ts';
 import { DynamoDbLimiterStore } from '../adapters/dynamodb-limiter-store.ts';
+import { DynamoDbRunLease } from '../adapters/dynamodb-run-lease.ts';
 import { RenewableKeyGiftingApi } from '../adapters/renewable-key-gifting-api.ts';
 import { S3ObjectStore } from '../adapters/s3-object-store.ts';
 import { readApiKeySecret } from '../adapters/secret-api-key.ts';
@@ -45,6 +46,9 @@ export const limiterStore = new DynamoDbLimiterStore({
   client: dynamoDb,
   tableName: storage.ledgerTable,
 });
+/** Named leases in the ledger table: one poller run at a time (see poller.ts). */
+export const runLease = new DynamoDbRunLease({ client: dynamoDb, tableName: storage.ledgerTable });
+
 export const limiter = new FleetRateLimiter({
   store: limiterStore,
   clock: systemClock,

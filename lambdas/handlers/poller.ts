@@ -5,6 +5,7 @@ import { ApprovalService } from '../core/approval-service.ts';
 import { CompletionService } from '../core/completion-service.ts';
 import { PollService } from '../core/poll-service.ts';
 import { ReconcileService } from '../core/reconcile-service.ts';
+import { runAlone } from '../core/run-alone.ts';
 import { resumeStalledSplits } from '../core/split-recovery.ts';
 import { systemClock } from '../ports/clock.ts';
 import {
@@ -16,6 +17,7 @@ import {
   objects,
   outcomes,
   resultsBucket,
+  runLease,
   sendQueue,
   sqs,
 } from './dependencies.ts';
@@ -60,6 +62,25 @@ let polling: PollService | undefined;
  */
 export const handler = async (_event: unknown, context: Context): Promise<void> => {
   logger.addContext(context);
+  if (!config.singleRun) return pollOnce();
+  // One run at a time: a run may outlast its one-minute schedule (a big batch's results file,
+  // hence the 300 s timeout), and two at once would do the same work twice and spend &Open's GET
+  // budget twice. A lease in the ledger, not reserved concurrency: reserving would fail to deploy
+  // on an account still on a new account's small concurrency quota.
+  const run = await runAlone(
+    runLease,
+    {
+      name: 'poller',
+      holder: context.awsRequestId,
+      clock: systemClock,
+      remainingMs: context.getRemainingTimeInMillis(),
+    },
+    () => pollOnce(),
+  );
+  if (!run.ran) logger.info('an earlier poller run is still going: this one does nothing');
+};
+
+async function pollOnce(): Promise<void> {
   for (const [batchId, queued] of await approvals.releaseApproved()) {
     logger.info('approved batch released', { batchId, queued });
   }
@@ -99,4 +120,4 @@ export const handler = async (_event: unknown, context: Context): Promise<void> 
     completed: completed.map((batch) => batch.batchId),
     splitsResumed,
   });
-};
+}

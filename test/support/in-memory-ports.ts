@@ -1,4 +1,5 @@
 import type { ObjectStore, StoredObject } from '../../lambdas/ports/object-store.ts';
+import type { RunLease } from '../../lambdas/ports/run-lease.ts';
 import type { EnqueueOptions, SendMessage, SendQueue } from '../../lambdas/ports/send-queue.ts';
 import type {
   SplitContinuation,
@@ -65,5 +66,22 @@ export class RecordingContinuations implements SplitContinuations {
 
   async handOver(continuation: SplitContinuation): Promise<void> {
     this.handedOver.push({ ...continuation });
+  }
+}
+
+/** Named leases held in memory, with the same rule as the DynamoDB adapter. */
+export class InMemoryRunLease implements RunLease {
+  readonly held = new Map<string, { holder: string; untilMs: number }>();
+
+  async acquire(name: string, holder: string, nowMs: number, untilMs: number): Promise<boolean> {
+    const current = this.held.get(name);
+    if (current && current.untilMs >= nowMs) return false;
+    this.held.set(name, { holder, untilMs });
+    return true;
+  }
+
+  async release(name: string, holder: string): Promise<void> {
+    const current = this.held.get(name);
+    if (current?.holder === holder) this.held.set(name, { holder, untilMs: 0 });
   }
 }
