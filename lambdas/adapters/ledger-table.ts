@@ -16,6 +16,8 @@
  * Webhook event ids are remembered in items of their own (pk = WEBHOOK#<eventId>, sk = EVENT) that
  * DynamoDB deletes after their `expiresAt` (the table's TTL attribute), and so is the news of a
  * gift request that arrived before its row knew it (pk = GIFTNEWS#<giftRequestId>, sk = NEWS).
+ * Two more single items: the fleet's rate limit (pk = LIMITER#andopen, sk = STATE) and the lease
+ * that keeps poller runs one at a time (pk = LEASE#poller, sk = LEASE).
  */
 export const LEDGER_KEYS = {
   partitionKey: 'pk',
