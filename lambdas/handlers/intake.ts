@@ -5,7 +5,6 @@ import { systemClock } from '../ports/clock.ts';
 import { ledger, logger, outcomePublisher, sendQueue } from './dependencies.ts';
 import { type METRIC, METRIC_UNIT, metrics } from './metrics.ts';
 
-const processor = new BatchProcessor(EventType.SQS);
 const service = new IntakeService({
   ledger,
   queue: sendQueue,
@@ -46,10 +45,17 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
       logger.info('event', { messageId: record.messageId, ...result });
     }
   };
-  const response = await processPartialResponse(event, recordHandler, processor, {
-    context,
-    throwOnFullBatchFailure: false,
-  });
+  // A processor per invocation: it holds the batch's state, and the local runtime runs several
+  // invocations at once in one process (Lambda runs one per container at a time).
+  const response = await processPartialResponse(
+    event,
+    recordHandler,
+    new BatchProcessor(EventType.SQS),
+    {
+      context,
+      throwOnFullBatchFailure: false,
+    },
+  );
   if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   return response;
 };

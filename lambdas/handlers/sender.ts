@@ -13,7 +13,6 @@ import { andOpenApi, ledger, limiter, logger, outcomes, sendQueue } from './depe
 import { METRIC, METRIC_UNIT, metrics } from './metrics.ts';
 
 const config = senderConfig();
-const processor = new BatchProcessor(EventType.SQS);
 // Across invocations: a batch whose rows only wait (a 429 storm) is marked active once a minute.
 const activity = new BatchActivity(systemClock);
 let service: SendService | undefined;
@@ -57,10 +56,17 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
       logger.info('row', { batchId: message.batchId, row: message.row, ...result });
     });
 
-  const response = await processPartialResponse(event, recordHandler, processor, {
-    context,
-    throwOnFullBatchFailure: false,
-  });
+  // A processor per invocation: it holds the batch's state, and the local runtime runs several
+  // invocations at once in one process (Lambda runs one per container at a time).
+  const response = await processPartialResponse(
+    event,
+    recordHandler,
+    new BatchProcessor(EventType.SQS),
+    {
+      context,
+      throwOnFullBatchFailure: false,
+    },
+  );
   await counts.flush(ledger, new Date().toISOString(), activity).catch((error: unknown) => {
     // Counters are a progress hint; completion checks the rows themselves when they lag.
     logger.warn('could not update batch counters', { error });
