@@ -51,10 +51,16 @@ export class Faults {
   private readonly queue: QueuedFault[] = [];
   private buckets = new Map<string, Bucket>();
 
+  /**
+   * `random` draws latencies; `rolls` draws the faults rolled from `faultRates`, one roll per POST,
+   * from a stream nothing else draws from: with a seed, the n-th POST's fault depends on the seed
+   * alone, whatever ids and latencies other requests drew in between.
+   */
   constructor(
     initial: Partial<FaultOptions>,
     private readonly startedAt: number,
     private readonly random: Random,
+    private readonly rolls: Random = random,
   ) {
     this.current = { ...DEFAULT_FAULT_OPTIONS, ...checkFaultPatch(initial) };
   }
@@ -133,7 +139,7 @@ export class Faults {
       return queued.fault;
     }
     if (kind !== 'post') return undefined;
-    const roll = this.random.next();
+    const roll = this.rolls.next();
     let cumulative = 0;
     for (const fault of INJECTED_FAULTS) {
       cumulative += this.current.faultRates[fault] ?? 0;

@@ -65,7 +65,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   } = options;
   const random = createRandom(seed);
   const journal = new Journal();
-  const faults = new Faults(faultOptions, now(), random);
+  // Fault rolls on a stream of their own, so a seeded sandbox's faults hit the same POSTs however
+  // many GETs (each drawing a request id) came between them.
+  const faults = new Faults(
+    faultOptions,
+    now(),
+    random,
+    createRandom(seed === undefined ? undefined : seed + 2),
+  );
   const store = new Store(campaigns, random, stateFile ?? null);
   // Its own random stream, so that turning webhooks on does not change a seeded sandbox's ids.
   const webhooks = new WebhookSender(

@@ -231,6 +231,32 @@ describe('fault rates', () => {
     expect(first).toContain(201);
   });
 
+  it('rolls the same faults on the same POSTs whatever other requests came between them', async () => {
+    // Prepare: one seeded sandbox sees POSTs only, the other a GET before each POST.
+    const rolls = async (getsBetween: boolean): Promise<number[]> => {
+      const seeded = await startSandbox({ seed: 42, faultRates: { '500-not-created': 0.5 } });
+      try {
+        const statuses: number[] = [];
+        for (let i = 0; i < 12; i += 1) {
+          if (getsBetween) await call(seeded, 'GET', '/campaigns');
+          statuses.push((await call(seeded, 'POST', '/gift_requests', choiceBody())).status);
+        }
+        return statuses;
+      } finally {
+        await seeded.stop();
+      }
+    };
+
+    // Act
+    const postsOnly = await rolls(false);
+    const withGets = await rolls(true);
+
+    // Assess
+    expect(withGets).toEqual(postsOnly);
+    expect(postsOnly).toContain(500);
+    expect(postsOnly).toContain(201);
+  });
+
   it('rejects rates that do not make sense', () => {
     // Act
     const overOne = () => sandbox.configure({ faultRates: { '502': 0.7, '504': 0.5 } });
