@@ -9,11 +9,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
 import { LOCAL_NAMES } from '../../local/runtime/local-pipeline.ts';
 import { localClientConfig, startDynamoDbLocal } from '../../local/standins/index.ts';
-import { SANDBOX_API_KEY } from '../../sandbox/index.ts';
+import { type JournalRequest, SANDBOX_API_KEY } from '../../sandbox/index.ts';
 import {
   accepts,
   exitCode,
   isAlive,
+  type JournalView,
   listenersOf,
   listeningPorts,
   processTree,
@@ -25,7 +26,6 @@ import {
 } from '../support/cli-processes.ts';
 import { auditScenario, type PlannedRow, recipientFile } from '../support/fault-audit.ts';
 import { parseResultsCsv, type ResultsLine } from '../support/results-csv.ts';
-import { DEFAULT_ROWS } from './in-process.ts';
 import type { ScenarioReport } from './report.ts';
 
 export interface CliScenario {
@@ -41,7 +41,12 @@ const RUN_DEADLINE_MS = 180_000;
  * the rows themselves only after the batch has been quiet for RECHECK_QUIET_BATCH_AFTER_MS (5 min
  * by default, a known wait: see the suite's report). The suite shortens it rather than wait.
  */
-const RUN_ENV = { RECHECK_QUIET_BATCH_AFTER_MS: '5000' };
+const RUN_ENV = { RECHECK_QUIET_BATCH_AFTER_MS: '2000' };
+/**
+ * Rows per file: enough for a kill early, mid-batch and late to leave rows of every kind behind,
+ * and for each run to start, send and stop several sender invocations.
+ */
+const ROWS = 120;
 const SECOND_KEY = 'ao-v1-staging-faultsuitesecondkey';
 
 interface Workspace {
@@ -52,6 +57,8 @@ interface Workspace {
   planned: PlannedRow[];
   sandbox: SandboxProcess;
   runArgs: (apiKey: string) => string[];
+  /** With FAULTS_TRACE=1, prints how far into the scenario `what` happened (where time goes). */
+  mark: (what: string) => void;
 }
 
 /** Sets up a file, a sandbox process and the run's arguments, then always cleans up. */
@@ -62,13 +69,19 @@ async function inWorkspace(
 ): Promise<ScenarioReport> {
   const started = performance.now();
   const dir = await mkdtemp(join(tmpdir(), `gift-batch-faults-${name}-`));
-  const file = recipientFile(DEFAULT_ROWS, name.toUpperCase());
+  const file = recipientFile(ROWS, name.toUpperCase());
   const csvPath = join(dir, `${name}.csv`);
   await writeFile(csvPath, file.csv);
   const violations: string[] = [];
   const notes: string[] = [];
+  const mark = (what: string) => {
+    if (process.env.FAULTS_TRACE !== '1') return;
+    process.stderr.write(`${((performance.now() - started) / 1000).toFixed(1)}s ${what}\n`);
+  };
   const sandbox = await startSandboxProcess(sandboxArgs, dir);
+  mark('sandbox started');
   const workspace: Workspace = {
+    mark,
     dir,
     csvPath,
     stateDir: join(dir, 'state'),
@@ -92,7 +105,9 @@ async function inWorkspace(
   };
   try {
     await body(workspace, violations, notes);
+    mark('runs done');
     const { tally, violations: broken } = await auditCli(workspace);
+    mark('audited');
     return {
       name,
       tally,
@@ -181,30 +196,82 @@ async function runToEnd(args: string[], dir: string, violations: string[], what:
   return { code, output: run.output() };
 }
 
+/** The sandbox's answer time in the kill scenarios, as &Open's on a normal day. */
+const LATENCY_MS = { min: 100, max: 300 };
 /**
- * Kill -9 the runner once the sandbox has created `killAt` gifts (requests are in flight then: every
- * answer takes 100–300 ms), check that nothing it started survived, run the same command again.
+ * At the kill the sandbox holds every answer this long: far longer than the kill takes even on a
+ * loaded machine, so the run dies with POSTs written and their answers not yet come.
+ */
+const HELD_ANSWER_MS = 4_000;
+
+/** POST /gift_requests as the sandbox saw them. */
+function postsOf(journal: JournalView): JournalRequest[] {
+  return journal.requests.filter(
+    (request) => request.method === 'POST' && request.path === '/gift_requests',
+  );
+}
+
+/** Waits until a POST arrived at or after `since` (true), or the run ended first (false). */
+async function postArrives(sandbox: SandboxProcess, run: RunningCli, since: number) {
+  let ended = false;
+  run.exited.then(() => {
+    ended = true;
+  });
+  const deadline = Date.now() + RUN_DEADLINE_MS;
+  while (!ended && Date.now() < deadline) {
+    if (postsOf(await sandbox.journal()).some((request) => request.at >= since)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return false;
+}
+
+/**
+ * Kill -9 the runner mid-request once the sandbox has created `killAt` gifts: the sandbox starts
+ * holding its answers, and the kill comes as soon as a POST is waiting for one. Then check that
+ * nothing the run started survived it, run the same command again, and check that every row that
+ * was in flight at the kill ended `unknown` (it may have created a gift: nobody can know), and that
+ * no row was POSTed twice.
  */
 function killScenario(name: string, killAt: number, when: string, splitDone: boolean): CliScenario {
   return {
     name,
-    summary: `SIGKILL gift-batch run ${when} (after ${killAt} gifts), then run it again`,
+    summary: `SIGKILL gift-batch run ${when} (after ${killAt} gifts) with POSTs in flight, then run it again`,
     run: () =>
       inWorkspace(
         name,
-        ['--latency', '100-300', '--url-delay', '300', '--seed', '5'],
+        ['--latency', `${LATENCY_MS.min}-${LATENCY_MS.max}`, '--url-delay', '300', '--seed', '5'],
         async (workspace, violations, notes) => {
+          const { sandbox } = workspace;
           const args = workspace.runArgs(SANDBOX_API_KEY);
           const first = startCli(args, workspace.dir, RUN_ENV);
-          if (!(await giftsReach(workspace.sandbox, first, killAt, splitDone))) {
+          workspace.mark('first run started');
+          if (!(await giftsReach(sandbox, first, killAt, splitDone))) {
             violations.push(`the run ended before ${killAt} gifts:\n${saidToUser(first.output())}`);
             return;
           }
           const tree = await processTree(first.pid);
           const ports = await listeningPorts(tree);
+          await sandbox.configure({ latencyMs: { min: HELD_ANSWER_MS, max: HELD_ANSWER_MS } });
+          const heldSince = Date.now();
+          if (!(await postArrives(sandbox, first, heldSince))) {
+            violations.push(
+              `the run sent nothing more to kill it on:\n${saidToUser(first.output())}`,
+            );
+            return;
+          }
           first.child.kill('SIGKILL');
+          const killedAt = Date.now();
+          workspace.mark(`killed ${killedAt - heldSince} ms after the answers were held`);
           await first.exited;
-          const giftsAtKill = (await workspace.sandbox.journal()).gifts.length;
+          await sandbox.configure({ latencyMs: LATENCY_MS });
+          const atKill = await sandbox.journal();
+
+          // The POSTs the run wrote and never heard back from: their answers were held past the kill.
+          const held = postsOf(atKill).filter((request) => request.at >= heldSince);
+          const firstHeld = Math.min(...held.map((request) => request.at));
+          if (held.length === 0 || killedAt - firstHeld >= HELD_ANSWER_MS) {
+            violations.push('no POST was in flight at the kill: the scenario proved nothing');
+          }
 
           // Nothing the killed run started may outlive it (DynamoDB Local watches its stdin).
           const deadline = Date.now() + 20_000;
@@ -231,21 +298,56 @@ function killScenario(name: string, killAt: number, when: string, splitDone: boo
           if (open.length > 0)
             violations.push(`ports still open after the kill: ${open.join(', ')}`);
           notes.push(
-            `killed at ${giftsAtKill} gifts; ${tree.length} processes (pids ${tree.join(', ')}) and ports ${ports.join(', ')} gone`,
+            `killed at ${atKill.gifts.length} gifts with ${held.length} POST(s) in flight; ${tree.length} processes (pids ${tree.join(', ')}) and ports ${ports.join(', ')} gone`,
           );
 
           const again = performance.now();
+          workspace.mark('second run started');
           await runToEnd(args, workspace.dir, violations, 'the second run');
           notes.push(`the second run took ${((performance.now() - again) / 1000).toFixed(1)} s`);
+
+          // A row in flight at the kill was left `sending`: the second run must call it unknown.
+          const outcomes = await outcomesByEmail(workspace);
+          const emailOfGift = new Map(atKill.gifts.map((gift) => [gift.id, emailOf(gift.body)]));
+          const notUnknown = held
+            .map((request) => emailOfGift.get(request.giftId ?? ''))
+            .filter((email): email is string => email !== undefined)
+            .map((email) => `${email} (${outcomes.get(email) ?? 'no outcome'})`)
+            .filter((line) => !line.endsWith('(unknown)'));
+          if (notUnknown.length > 0) {
+            violations.push(
+              `rows in flight at the kill did not end unknown: ${notUnknown.join(', ')}`,
+            );
+          }
+          const sendable = workspace.planned.filter((row) => row.kind !== 'invalid').length;
+          const allPosts = postsOf(await sandbox.journal()).length;
+          if (allPosts > sendable) {
+            violations.push(`${allPosts} POSTs for ${sendable} rows to send: a row was sent twice`);
+          }
         },
       ),
   };
 }
 
+/** The outcome of every row in the results file, by recipient email (empty without a file). */
+async function outcomesByEmail(workspace: Workspace): Promise<Map<string, string>> {
+  try {
+    const results = parseResultsCsv(await readFile(workspace.outPath, 'utf8'));
+    return new Map(results.map((line) => [line.email.toLowerCase(), line.outcome]));
+  } catch {
+    return new Map();
+  }
+}
+
+function emailOf(body: unknown): string | undefined {
+  const email = (body as { recipient?: { email?: unknown } } | null)?.recipient?.email;
+  return typeof email === 'string' ? email.toLowerCase() : undefined;
+}
+
 const badKeyScenario: CliScenario = {
   name: 'bad-key',
   summary:
-    'the key is revoked after 80 gifts, the file read whole; the batch stops, then runs again with a good key',
+    'the key is revoked after 60 gifts, the file read whole; the batch stops, then runs again with a good key',
   run: () =>
     inWorkspace(
       'bad-key',
@@ -253,8 +355,8 @@ const badKeyScenario: CliScenario = {
       async (workspace, violations, notes) => {
         const first = startCli(workspace.runArgs(SANDBOX_API_KEY), workspace.dir, RUN_ENV);
         // Once the file is read whole: a stop during the split is another matter (see the report).
-        if (!(await giftsReach(workspace.sandbox, first, 80, true))) {
-          violations.push(`the run ended before 80 gifts:\n${saidToUser(first.output())}`);
+        if (!(await giftsReach(workspace.sandbox, first, 60, true))) {
+          violations.push(`the run ended before 60 gifts:\n${saidToUser(first.output())}`);
           return;
         }
         await workspace.sandbox.revokeKey(SANDBOX_API_KEY);
@@ -282,7 +384,7 @@ const badKeyScenario: CliScenario = {
 
 export const CLI_SCENARIOS: CliScenario[] = [
   killScenario('kill-early', 10, 'early, maybe while the file is still being read', false),
-  killScenario('kill-mid', 110, 'mid-batch, once the file is read', true),
-  killScenario('kill-late', 200, 'late', true),
+  killScenario('kill-mid', 60, 'mid-batch, once the file is read', true),
+  killScenario('kill-late', 100, 'late', true),
   badKeyScenario,
 ];

@@ -85,6 +85,8 @@ export interface SandboxProcess {
   url: string;
   journal(): Promise<JournalView>;
   revokeKey(key: string): Promise<void>;
+  /** Changes its faults while it runs (`POST /_sandbox/faults`), e.g. `{ latencyMs }`. */
+  configure(patch: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -119,6 +121,9 @@ export async function startSandboxProcess(args: string[], cwd: string): Promise<
     journal: async () => (await admin('GET', '/_sandbox/journal')) as JournalView,
     revokeKey: async (key) => {
       await admin('POST', '/_sandbox/keys/revoke', { key });
+    },
+    configure: async (patch) => {
+      await admin('POST', '/_sandbox/faults', patch);
     },
     stop: async () => {
       cli.child.kill('SIGTERM');
