@@ -136,6 +136,8 @@ async function main(): Promise<number> {
       process.stderr.write(
         `  ${report.violations.length === 0 ? 'ok' : 'FAILED'} in ${report.seconds.toFixed(1)} s\n`,
       );
+      // Said at once too: a long run stopped part-way still shows why a scenario failed.
+      for (const violation of report.violations) process.stderr.write(`  - ${violation}\n`);
     }
   } finally {
     await rm(workDir, { recursive: true, force: true });
