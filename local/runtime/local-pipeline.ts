@@ -546,7 +546,7 @@ export class LocalPipeline {
    * poller waits for longer than an invocation can run before it decides so).
    */
   async resumeInterruptedSplits(): Promise<string[]> {
-    return resumeStalledSplits(
+    const resumed = await resumeStalledSplits(
       {
         ledger: this.ledger,
         continuations: new SqsSplitContinuations({
@@ -557,6 +557,14 @@ export class LocalPipeline {
       },
       0,
     );
+    // The split carries on from its checkpoint and queues its last chunk again, which is enough in
+    // AWS, where the queue outlives a splitter. Here the queue died with the interrupted run: the
+    // rows its split had recorded and queued before that chunk are in the ledger only. Queue every
+    // undecided row of the batch again (the claim still sends each once; a `sending` row becomes
+    // unknown, as a row of a dead sender must).
+    const reconcile = new ReconcileService({ ledger: this.ledger, queue: this.sendQueue });
+    for (const batchId of resumed) await reconcile.redriveBatch(batchId);
+    return resumed;
   }
 
   /**

@@ -1,0 +1,108 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uploadedObjectOf } from '../../lambdas/handlers/s3-records.ts';
+import type { NewRow } from '../../lambdas/ports/ledger.ts';
+import { batchIdOfUpload, LocalPipeline } from '../../local/runtime/local-pipeline.ts';
+import { DEMO_CAMPAIGNS } from '../../sandbox/index.ts';
+
+const CAMPAIGN = DEMO_CAMPAIGNS.choice;
+const HEADER = 'campaign_id,external_id,first_name,last_name,email';
+
+function recordedRow(batchId: string, row: number): NewRow {
+  const lastName = `Row${row}`;
+  return {
+    batchId,
+    row,
+    line: row + 1,
+    state: 'pending',
+    echo: {
+      externalId: `r${row}`,
+      campaignId: CAMPAIGN,
+      firstName: 'Split',
+      lastName,
+      email: null,
+    },
+    body: { campaign_id: CAMPAIGN, recipient: { first_name: 'Split', last_name: lastName } },
+    errors: [],
+  };
+}
+
+/**
+ * A `gift-batch run` killed while its file was still being read: the ledger holds the rows of the
+ * chunks recorded so far and a checkpoint, the queue (in the killed process) is gone. The next run
+ * resumes the split; every row must then be sent, those recorded before the last chunk included.
+ */
+describe('a split interrupted with the local run, resumed by the next run', () => {
+  let dir: string;
+  let pipeline: LocalPipeline;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gift-batch-resume-split-'));
+    pipeline = await LocalPipeline.start({
+      stateDir: join(dir, 'state'),
+      fresh: true,
+      sandbox: { redemptionUrlDelayMs: 200 },
+      pollEveryMs: 150,
+      environment: { POLL_FIRST_AFTER_MS: '100', POLL_MIN_INTERVAL_MS: '100' },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('sends every row once, those recorded before the last chunk too', async () => {
+    // Prepare: a six-row file whose split recorded rows 1-4 in two chunks of two, then died.
+    const sandbox = pipeline.sandbox;
+    if (!sandbox) throw new Error('the sandbox should be running');
+    const csvPath = join(dir, 'interrupted.csv');
+    const lines = [1, 2, 3, 4, 5, 6].map((row) => `${CAMPAIGN},r${row},Split,Row${row},`);
+    await writeFile(csvPath, `${[HEADER, ...lines].join('\r\n')}\r\n`);
+    const event = await pipeline.upload(csvPath);
+    const batchId = await batchIdOfUpload(event);
+    const object = uploadedObjectOf(event.Records[0] as (typeof event.Records)[number]);
+    const { ledger } = pipeline;
+    await ledger.createBatch({
+      batchId,
+      source: {
+        description: `s3://${object.bucket}/${object.key}`,
+        bucket: object.bucket,
+        key: object.key,
+        versionOrEtag: object.versionId ?? object.eTag,
+      },
+      createdAt: new Date().toISOString(),
+    });
+    await ledger.putRows([1, 2, 3, 4].map((row) => recordedRow(batchId, row)));
+    const saved = await ledger.saveSplitCheckpoint(batchId, 0, {
+      nextRow: 5,
+      lastChunkFrom: 3,
+      totals: { rows: 4, valid: 4, invalid: 0 },
+      sequence: 1,
+      savedAt: Date.now() - 1_000,
+      objectETag: null,
+    });
+    expect(saved).toBe(true);
+
+    // Act: what the next run does first.
+    await pipeline.reconcile();
+    const resumed = await pipeline.resumeInterruptedSplits();
+    const batch = await pipeline.waitForBatch(batchId, () => undefined, {
+      everyMs: 100,
+      signal: AbortSignal.timeout(90_000),
+    });
+
+    // Assess: all six created, each by exactly one gift.
+    expect(resumed).toEqual([batchId]);
+    expect(batch.phase).toBe('complete');
+    const states: string[] = [];
+    for await (const row of ledger.listRows(batchId)) states.push(row.state);
+    expect(states).toEqual(Array(6).fill('created'));
+    const lastNames = sandbox.journal.gifts
+      .map((gift) => (gift.body as { recipient?: { last_name?: string } }).recipient?.last_name)
+      .sort();
+    expect(lastNames).toEqual(['Row1', 'Row2', 'Row3', 'Row4', 'Row5', 'Row6']);
+  }, 120_000);
+});
