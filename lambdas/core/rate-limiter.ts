@@ -97,6 +97,7 @@ export class FleetRateLimiter {
   readonly #store: LimiterStore;
   readonly #clock: Clock;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #yieldToAnswers: () => Promise<void>;
   readonly settings: RateLimitSettings;
   /** This instance's own knowledge of the pause: set synchronously when a throttle arrives. */
   #pausedUntil = 0;
@@ -107,11 +108,19 @@ export class FleetRateLimiter {
     store: LimiterStore;
     clock: Clock;
     sleep?: (ms: number) => Promise<void>;
+    /**
+     * Lets answers that have already arrived be read before the last check of the pause (in Node,
+     * one turn of the event loop: `setImmediate`). On a busy machine timers and socket reads queue
+     * up; without it, requests whose slots came due would leave before a 429 that had arrived
+     * first was read. Default: none (virtual-time tests).
+     */
+    yieldToAnswers?: () => Promise<void>;
     settings?: Partial<RateLimitSettings>;
   }) {
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#yieldToAnswers = deps.yieldToAnswers ?? (() => Promise.resolve());
     this.settings = { ...DEFAULT_RATE_LIMIT_SETTINGS, ...deps.settings };
   }
 
@@ -159,6 +168,8 @@ export class FleetRateLimiter {
   async clearToSend(): Promise<boolean> {
     if (this.#pausedUntil > this.#clock.now()) return false;
     const shared = await this.#freshSharedState();
+    // A 429 that arrived meanwhile is read (and pauses this instance) before the answer below.
+    await this.#yieldToAnswers();
     const now = this.#clock.now();
     if (shared && shared.pausedUntil > now) {
       this.#pausedUntil = Math.max(this.#pausedUntil, shared.pausedUntil);

@@ -52,6 +52,9 @@ export const runLease = new DynamoDbRunLease({ client: dynamoDb, tableName: stor
 export const limiter = new FleetRateLimiter({
   store: limiterStore,
   clock: systemClock,
+  // One turn of the event loop before the last look at the pause: a 429 already received is read
+  // first, even when this container is too busy to read it promptly.
+  yieldToAnswers: () => new Promise((resolve) => setImmediate(resolve)),
   settings: { ceilingRps: rateLimitConfig().maxRps },
 });
 

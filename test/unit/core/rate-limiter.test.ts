@@ -192,6 +192,30 @@ describe('FleetRateLimiter, in virtual time', () => {
     expect(next).toBeGreaterThanOrEqual(3_000);
   });
 
+  it('reads the answers that have already arrived before its last look at the pause', async () => {
+    // Prepare: a 429 that has arrived but not yet been read when a request is about to leave.
+    const clock = { now: () => 5_000 };
+    let unread: (() => Promise<void>) | null = null;
+    const limiter = new FleetRateLimiter({
+      store: new InMemoryLimiterStore(),
+      clock,
+      yieldToAnswers: async () => {
+        const read = unread;
+        unread = null;
+        await read?.();
+      },
+      settings: { ceilingRps: 10 },
+    });
+    unread = () => limiter.answered(4_800, 'throttled', 1_000);
+
+    // Act
+    const clear = await limiter.clearToSend();
+
+    // Assess
+    expect(clear).toBe(false);
+    expect(limiter.pausedUntil).toBe(6_000);
+  });
+
   it('gives a row back instead of sleeping past what an invocation should wait', async () => {
     // Prepare
     const time = new VirtualTime();
