@@ -18,7 +18,16 @@ import { firstCheckpoint } from './split-service.ts';
  * Returns the batches handed over.
  */
 export async function resumeStalledSplits(
-  deps: { ledger: Ledger; continuations: SplitContinuations; clock: Clock },
+  deps: {
+    ledger: Ledger;
+    continuations: SplitContinuations;
+    clock: Clock;
+    /**
+     * Whether the batch's file can still be read. Locally the uploads die with the run that made
+     * them: a split resumed before its file is back would find it gone and end the batch short.
+     */
+    fileIsThere?: (source: { bucket: string; key: string }) => Promise<boolean>;
+  },
   stalledAfterMs: number,
 ): Promise<string[]> {
   const now = deps.clock.now();
@@ -28,6 +37,10 @@ export async function resumeStalledSplits(
     const checkpoint = batch.splitCheckpoint ?? null;
     const savedAt = checkpoint?.savedAt ?? Date.parse(batch.updatedAt);
     if (now - savedAt < stalledAfterMs) continue;
+    const { bucket, key } = batch.source;
+    if (deps.fileIsThere && !(bucket !== null && (await deps.fileIsThere({ bucket, key })))) {
+      continue;
+    }
     const sequence = checkpoint?.sequence ?? 0;
     const claimed = { ...(checkpoint ?? firstCheckpoint()), sequence: sequence + 1, savedAt: now };
     if (!(await deps.ledger.saveSplitCheckpoint(batch.batchId, sequence, claimed))) continue;

@@ -554,6 +554,8 @@ export class LocalPipeline {
           queueUrl: this.#splitQueueUrl,
         }),
         clock: systemClock,
+        // Only a file this run has put back: the uploads died with the interrupted run.
+        fileIsThere: (source) => this.#holds(source),
       },
       0,
     );
@@ -565,6 +567,16 @@ export class LocalPipeline {
     const reconcile = new ReconcileService({ ledger: this.ledger, queue: this.sendQueue });
     for (const batchId of resumed) await reconcile.redriveBatch(batchId);
     return resumed;
+  }
+
+  async #holds(source: { bucket: string; key: string }): Promise<boolean> {
+    try {
+      await this.#s3.send(new HeadObjectCommand({ Bucket: source.bucket, Key: source.key }));
+      return true;
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NotFound') return false;
+      throw error;
+    }
   }
 
   /**

@@ -86,8 +86,16 @@ describe('a split interrupted with the local run, resumed by the next run', () =
     });
     expect(saved).toBe(true);
 
-    // Act: what the next run does first.
+    // The upload died with the killed run (local S3 lives in its process).
+    await pipeline.deleteUpload(event);
+
+    // Act: what the next run does: reconcile and resume at its start, before its file is back
+    // (which must leave the split alone: it would find the file gone and end the batch short),
+    // then again once `run` has uploaded the file.
     await pipeline.reconcile();
+    const beforeUpload = await pipeline.resumeInterruptedSplits();
+    const waiting = await ledger.getBatch(batchId);
+    await pipeline.upload(csvPath);
     const resumed = await pipeline.resumeInterruptedSplits();
     const batch = await pipeline.waitForBatch(batchId, () => undefined, {
       everyMs: 100,
@@ -95,6 +103,9 @@ describe('a split interrupted with the local run, resumed by the next run', () =
     });
 
     // Assess: all six created, each by exactly one gift.
+    expect(beforeUpload).toEqual([]);
+    expect(waiting?.phase).toBe('splitting');
+    expect(waiting?.fileError).toBeNull();
     expect(resumed).toEqual([batchId]);
     expect(batch.phase).toBe('complete');
     const states: string[] = [];

@@ -137,6 +137,13 @@ export async function runPipeline(
     } else if (before) {
       say(`carrying on with batch ${batchId}, started ${before.createdAt}: nothing is sent twice`);
     }
+    // A split an interrupted run left half done carries on only now that its file is back (the
+    // local uploads died with that run).
+    for (const resumedId of await pipeline.resumeInterruptedSplits()) {
+      say(
+        `resuming batch ${resumedId}: reading its file on from where the interrupted run stopped`,
+      );
+    }
     await pipeline.split(event);
     const batch = await pipeline.ledger.getBatch(batchId);
     if (batch?.fileError && batch.counts.rows === 0) {
@@ -201,6 +208,16 @@ export async function resumeBatch(
     }
     if (batch.phase === 'stopped') await resumeStopped(pipeline, batchId, batch.stopReason, say);
     else if (batch.phase === 'complete') say(`batch ${batchId} is complete; its results:`);
+    if ((await pipeline.ledger.getBatch(batchId))?.phase === 'splitting') {
+      // Its file was still being read when the run that read it ended, and the local uploads
+      // ended with that run: only the file itself can carry the split on.
+      const file = batch.source.key?.split('/').at(-1) ?? 'FILE';
+      say(
+        `batch ${batchId} was still reading its file when its run ended; the rows read so far are ` +
+          `kept: run \`gift-batch run ${shellWord(file)}\` again to read the rest and send`,
+      );
+      return EXIT_UNREADABLE;
+    }
     return followBatch(pipeline, batchId, options, output, say, signal);
   });
 }

@@ -239,6 +239,35 @@ describe('SplitService across invocations', () => {
     expect(queuedRows(queue)).toEqual(VALID_ROWS);
   });
 
+  it('leaves a stalled split alone while its file is not there, and resumes it once it is back', async () => {
+    // Prepare: a split that died; locally its upload died with it until the run puts it back.
+    const queue = new CrashingQueue(1);
+    const { clock, ledger, continuations, service, object } = setUp({ queue });
+    await expect(service.split(object, PLENTY)).rejects.toThrow('died here');
+    clock.ms += STALLED_AFTER_MS;
+    let fileIsBack = false;
+    const fileIsThere = async (source: { bucket: string; key: string }) =>
+      fileIsBack && source.bucket === object.bucket && source.key === object.key;
+
+    // Act
+    const before = await resumeStalledSplits(
+      { ledger, continuations, clock, fileIsThere },
+      STALLED_AFTER_MS,
+    );
+    fileIsBack = true;
+    const after = await resumeStalledSplits(
+      { ledger, continuations, clock, fileIsThere },
+      STALLED_AFTER_MS,
+    );
+    await deliverAll(service, continuations, PLENTY);
+
+    // Assess: nothing was handed over (so nothing could end the batch short) until the file was back.
+    expect(before).toEqual([]);
+    expect(after).toHaveLength(1);
+    expect(queuedRows(queue)).toEqual(VALID_ROWS);
+    expect((await ledger.getBatch(after[0] ?? ''))?.fileError).toBeNull();
+  });
+
   it('stops with the rows so far when the file was replaced between two invocations', async () => {
     // Prepare
     const { ledger, objects, queue, continuations, service, object } = setUp();
