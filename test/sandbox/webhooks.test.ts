@@ -98,6 +98,29 @@ describe('sandbox webhooks', () => {
     expect(sandbox.journal.webhooks.map((w) => w.answer)).toEqual([200, 200]);
   });
 
+  it('the link event carries the link even when its timer fires before the clock reaches it', async () => {
+    // Prepare: a clock that reads a few milliseconds behind the timers once the gift exists (Node
+    // fires a timer on its cached loop time, which can be ahead of Date.now()).
+    receiver = await startReceiver();
+    let lagMs = 0;
+    sandbox = await startSandbox({
+      now: () => Date.now() - lagMs,
+      redemptionUrlDelayMs: 50,
+      webhooks: { url: receiver.url, secret: SECRET },
+    });
+
+    // Act
+    const created = await call(sandbox, 'POST', '/gift_requests', choiceBody());
+    lagMs = 20;
+    await until(() => (receiver?.received.length ?? 0) >= 2);
+    await sandbox.webhooksIdle();
+
+    // Assess
+    const link = receiver.received.find((r) => r.eventType === 'gift_request.updated');
+    expect(link?.json.id).toBe(created.json.id);
+    expect(link?.json.redemption_url).toMatch(/^https:\/\//);
+  });
+
   it('delivers a status change, and journals every attempt without the secret', async () => {
     // Prepare
     receiver = await startReceiver();
