@@ -9,7 +9,7 @@ import {
   retryAfterOf,
 } from './outcome.ts';
 import { type FleetRateLimiter, type LimiterFeedback, Permits } from './rate-limiter.ts';
-import { mergeGiftNews } from './webhooks/gift-event.ts';
+import { settleFromKeptNews } from './webhooks/kept-news.ts';
 
 export interface PollSettings {
   /** The first gap between polls of one row; it doubles up to `maxIntervalMs`. */
@@ -188,37 +188,19 @@ export class PollService {
   }
 
   /** Applies kept webhook news that brings the row its URL; true when it did (no GET needed). */
-  async #settleFromWebhookNews(row: RowRecord): Promise<boolean> {
-    const news = await this.#ledger.unmatchedNews(row.giftRequestId ?? '');
-    if (news === null) return false;
-    const change = mergeGiftNews(
+  #settleFromWebhookNews(row: RowRecord): Promise<boolean> {
+    return settleFromKeptNews(
+      this.#ledger,
       {
+        batchId: row.batchId,
+        row: row.row,
+        giftRequestId: row.giftRequestId ?? '',
         giftStatus: row.giftStatus,
         redemptionUrl: row.redemptionUrl,
         giftUpdatedAt: row.giftUpdatedAt,
-        following: true,
-      },
-      {
-        id: news.giftRequestId,
-        status: news.giftStatus,
-        redemptionUrl: news.redemptionUrl,
-        updatedAt: news.giftUpdatedAt,
-      },
-    );
-    if (change?.redemptionUrl == null) return false;
-    await this.#ledger.updateGift(
-      row.batchId,
-      row.row,
-      {
-        giftStatus: change.giftStatus,
-        redemptionUrl: change.redemptionUrl,
-        giftUpdatedAt: change.giftUpdatedAt,
-        requestId: null,
-        pollDueAt: null,
       },
       this.#isoNow(),
     );
-    return true;
   }
 
   /** Doubling gaps: about as many polls per row as it takes for the URL to appear, logarithmically. */

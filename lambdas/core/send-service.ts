@@ -9,7 +9,7 @@ import {
   retryAfterOf,
 } from './outcome.ts';
 import type { FleetRateLimiter, LimiterFeedback, Permits } from './rate-limiter.ts';
-import { mergeGiftNews } from './webhooks/gift-event.ts';
+import { settleFromKeptNews } from './webhooks/kept-news.ts';
 
 /** How long a sender trusts what it last read of a batch's phase (a stop, a resume). */
 const BATCH_PHASE_TTL_MS = 5_000;
@@ -153,36 +153,18 @@ export class SendService {
     gift: { id: string; status: string; updated_at: string | null },
   ): Promise<boolean> {
     if (!this.#settings.useWebhookNews) return false;
-    const news = await this.#ledger.unmatchedNews(gift.id);
-    if (news === null) return false;
-    const change = mergeGiftNews(
+    return settleFromKeptNews(
+      this.#ledger,
       {
+        batchId,
+        row,
+        giftRequestId: gift.id,
         giftStatus: gift.status,
         redemptionUrl: null,
         giftUpdatedAt: gift.updated_at,
-        following: true,
-      },
-      {
-        id: news.giftRequestId,
-        status: news.giftStatus,
-        redemptionUrl: news.redemptionUrl,
-        updatedAt: news.giftUpdatedAt,
-      },
-    );
-    if (change?.redemptionUrl == null) return false;
-    await this.#ledger.updateGift(
-      batchId,
-      row,
-      {
-        giftStatus: change.giftStatus,
-        redemptionUrl: change.redemptionUrl,
-        giftUpdatedAt: change.giftUpdatedAt,
-        requestId: null,
-        pollDueAt: null,
       },
       this.#isoNow(),
     );
-    return true;
   }
 
   async #notClaimed(batchId: string, row: number, state: string): Promise<SendResult> {
