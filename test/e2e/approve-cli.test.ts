@@ -1,11 +1,14 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchDetail } from '../../lambdas/core/status-service.ts';
-import { CLI, type CliRun, runCli as runShared } from '../support/cli.ts';
+import {
+  type CliRun,
+  giftsCreated,
+  runOnTerminal as runOnTerminalShared,
+  runCli as runShared,
+} from '../support/cli.ts';
 
 /** 12 rows: 9 valid (8 created, 1 rejected: the preflight's one problem), 3 invalid. */
 const SAMPLE = resolve('examples/recipients.csv');
@@ -19,49 +22,9 @@ function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRu
   return runShared(args, { env: { APPROVAL_ROWS_OVER: undefined, ...env } });
 }
 
-/**
- * The CLI on a real terminal (a pseudo-terminal from util-linux `script`), answering `answer` every
- * time it asks. Its stdout and stderr arrive mixed, as a person sees them.
- */
-function runOnTerminal(
-  args: string[],
-  answer: string,
-): Promise<{ code: number | null; screen: string; questions: number }> {
-  const command = [process.execPath, CLI, ...args].map((part) => `'${part}'`).join(' ');
-  return new Promise((done, fail) => {
-    const childEnv: Record<string, string | undefined> = { ...process.env, CI: 'true' };
-    delete childEnv.APPROVAL_ROWS_OVER;
-    const child = spawn('script', ['-qfec', command, '/dev/null'], {
-      env: childEnv,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let screen = '';
-    let questions = 0;
-    child.stdout.on('data', (chunk) => {
-      screen += chunk;
-      const asked = screen.split('[y/N]').length - 1;
-      while (questions < asked) {
-        questions += 1;
-        child.stdin.write(`${answer}\r`);
-      }
-    });
-    child.stderr.on('data', (chunk) => {
-      screen += chunk;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => {
-      child.stdin.destroy();
-      done({ code, screen, questions });
-    });
-  });
-}
-
-/** Gifts the runs' sandbox created (it keeps them in the state dir, as &Open would). */
-async function giftsCreated(stateDir: string): Promise<number> {
-  const file = join(stateDir, 'sandbox.jsonl');
-  if (!existsSync(file)) return 0;
-  return (await readFile(file, 'utf8')).split('\n').filter((line) => line.includes('"kind":"gift"'))
-    .length;
+/** The CLI on a real terminal, answering every question, with no APPROVAL_ROWS_OVER of the machine's. */
+function runOnTerminal(args: string[], answer: string) {
+  return runOnTerminalShared(args, answer, { env: { APPROVAL_ROWS_OVER: undefined } });
 }
 
 describe('approval guardrail on one machine, as a user runs it', () => {

@@ -1,53 +1,9 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CAMPAIGNS } from '../../sandbox/index.ts';
-import { CLI, runCli } from '../support/cli.ts';
-
-/**
- * The CLI on a real terminal (a pseudo-terminal from util-linux `script`), answering `answer` when it
- * asks. Its stdout and stderr arrive mixed, as a person sees them.
- */
-function runOnTerminal(
-  args: string[],
-  answer: string,
-): Promise<{ code: number | null; screen: string }> {
-  const command = [process.execPath, CLI, ...args].map((part) => `'${part}'`).join(' ');
-  return new Promise((done, fail) => {
-    const child = spawn('script', ['-qfec', command, '/dev/null'], {
-      env: { ...process.env, CI: 'true' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let screen = '';
-    let answered = false;
-    child.stdout.on('data', (chunk) => {
-      screen += chunk;
-      if (!answered && screen.includes('[y/N]')) {
-        answered = true;
-        child.stdin.write(`${answer}\r`);
-      }
-    });
-    child.stderr.on('data', (chunk) => {
-      screen += chunk;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => {
-      child.stdin.destroy();
-      done({ code, screen });
-    });
-  });
-}
-
-/** Gifts the run's sandbox created (it keeps them in the state dir, as &Open would). */
-async function giftsCreated(stateDir: string): Promise<number> {
-  const file = join(stateDir, 'sandbox.jsonl');
-  if (!existsSync(file)) return 0;
-  return (await readFile(file, 'utf8')).split('\n').filter((line) => line.includes('"kind":"gift"'))
-    .length;
-}
+import { giftsCreated, runCli, runOnTerminal } from '../support/cli.ts';
 
 describe('gift-batch run preflights a new file first', () => {
   let dir: string;

@@ -4,7 +4,9 @@
  * test/support/cli-processes.ts is for the fault tests that kill it half way.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 
 export const CLI = resolve(import.meta.dirname, '../../bin/gift-batch.js');
 
@@ -87,4 +89,50 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun
 export function ledgerProcessesFor(dir: string): string[] {
   const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
   return out.split('\n').filter((line) => line.includes(dir) && line.includes('java'));
+}
+
+/**
+ * The CLI on a real terminal (a pseudo-terminal from util-linux `script`), answering `answer` every
+ * time it asks. Its stdout and stderr arrive mixed, as a person sees them. `env` as for runCli.
+ */
+export function runOnTerminal(
+  args: string[],
+  answer: string,
+  options: { env?: Record<string, string | undefined> } = {},
+): Promise<{ code: number | null; screen: string; questions: number }> {
+  const command = [process.execPath, CLI, ...args].map((part) => `'${part}'`).join(' ');
+  return new Promise((done, fail) => {
+    const env: Record<string, string | undefined> = { ...process.env, CI: 'true', ...options.env };
+    for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let screen = '';
+    let questions = 0;
+    child.stdout.on('data', (chunk) => {
+      screen += chunk;
+      const asked = screen.split('[y/N]').length - 1;
+      while (questions < asked) {
+        questions += 1;
+        child.stdin.write(`${answer}\r`);
+      }
+    });
+    child.stderr.on('data', (chunk) => {
+      screen += chunk;
+    });
+    child.on('error', fail);
+    child.on('close', (code) => {
+      child.stdin.destroy();
+      done({ code, screen, questions });
+    });
+  });
+}
+
+/** Gifts the runs' sandbox created (it keeps them in the state dir, as &Open would). */
+export async function giftsCreated(stateDir: string): Promise<number> {
+  const file = join(stateDir, 'sandbox.jsonl');
+  if (!existsSync(file)) return 0;
+  return (await readFile(file, 'utf8')).split('\n').filter((line) => line.includes('"kind":"gift"'))
+    .length;
 }
