@@ -96,6 +96,8 @@ const STILL_SPLITTING = `(phase = :splitting OR (phase = :stopped AND ${SPLIT_NO
 const BATCH_WRITE_SIZE = 25;
 /** BatchWriteItem requests in flight at once for one putRows (STACK.md: more only adds latency). */
 const PUT_ROWS_CONCURRENCY = 4;
+/** Conditional PutItems in flight at once for one putRowsIfAbsent (a chunk: a few dozen rows). */
+const PUT_IF_ABSENT_CONCURRENCY = 8;
 
 /** The ledger on one DynamoDB table (see ledger-table.ts for its shape). */
 export class DynamoDbLedger implements Ledger {
@@ -200,6 +202,30 @@ export class DynamoDbLedger implements Ledger {
     };
     await Promise.all(
       Array.from({ length: Math.min(PUT_ROWS_CONCURRENCY, groups.length) }, worker),
+    );
+  }
+
+  async putRowsIfAbsent(rows: NewRow[]): Promise<void> {
+    const now = new Date(this.#clock.now()).toISOString();
+    const next = rows.values();
+    const worker = async () => {
+      for (let row = next.next(); !row.done; row = next.next()) {
+        try {
+          await this.#documents.send(
+            new PutCommand({
+              TableName: this.#tableName,
+              Item: toRowItem(row.value, now),
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          );
+        } catch (error) {
+          // Written by the invocation that died: the same row from the same file, maybe sent since.
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(PUT_IF_ABSENT_CONCURRENCY, rows.length) }, worker),
     );
   }
 

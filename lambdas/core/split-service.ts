@@ -117,11 +117,14 @@ const NO_GATE: ApprovalGate = { preflight: null, awaitApproval: null };
  *    from the checkpoint on.
  * 7. Close the split with the totals, and the reason when the file turned unreadable part-way.
  *
- * Never twice: the order put → checkpoint → queue means a row is on the queue only once a checkpoint
- * covers it, so no sender can have claimed a row past the checkpoint, and a resume may simply write
- * those rows again (an unconditional batch write, the cheapest there is). What a crash can leave
- * undone is the queueing of the last chunk before the checkpoint: a resume after a crash queues that
- * chunk again, and a duplicate message is harmless (the claim lets one delivery through).
+ * Never twice: the order put → checkpoint → queue means the split itself queues a row only once a
+ * checkpoint covers it. What a crash can leave undone is the queueing of the last chunk before the
+ * checkpoint: a resume after a crash queues that chunk again, and a duplicate message is harmless
+ * (the claim lets one delivery through). The chunk the dead invocation was writing past its
+ * checkpoint may be in the ledger too, and a reconcile (which goes by the ledger, not the
+ * checkpoint) may have queued and sent its rows since: a resume writes that chunk's rows only where
+ * none is, so no row a sender has moved on goes back to `pending`. Every later row is new, and is
+ * written with an unconditional batch write, the cheapest there is.
  */
 export class SplitService {
   readonly #ledger: Ledger;
@@ -199,8 +202,13 @@ export class SplitService {
     if (bucket === null || key === null) {
       throw new Error(`batch ${batchId} is splitting but names no uploaded object`);
     }
-    const claimed = { ...(checkpoint ?? firstCheckpoint()), sequence: sequence + 1 };
-    claimed.savedAt = this.#clock.now();
+    const claimed: SplitCheckpoint = {
+      ...(checkpoint ?? firstCheckpoint()),
+      sequence: sequence + 1,
+      savedAt: this.#clock.now(),
+      // Should this invocation die after writing its first chunk, the next resume knows its size.
+      chunkRows: Math.max(checkpoint?.chunkRows ?? 0, this.#settings.chunkSize),
+    };
     if (!(await this.#ledger.saveSplitCheckpoint(batchId, sequence, claimed))) {
       return { kind: 'duplicate', batchId };
     }
@@ -263,12 +271,16 @@ export class SplitService {
     }
 
     const nextRow = checkpoint?.nextRow ?? 1;
+    const chunkRows = Math.max(checkpoint?.chunkRows ?? 0, this.#settings.chunkSize);
     const progress: Progress = {
       batchId,
       totals,
       sequence: start.sequence,
       objectETag,
       gate: start.gate,
+      chunkRows,
+      // A resume: the chunk being written when the last invocation died may be there already.
+      mayExistBelow: checkpoint === null ? 0 : nextRow + chunkRows,
     };
     const file = this.#reader(object.key, stored.body);
     let fileError: string | null = null;
@@ -399,7 +411,10 @@ export class SplitService {
     if (!first || !last) return;
     const { batchId, totals } = progress;
     const ledgerRows = rows.map((row) => toLedgerRow(batchId, row));
-    await this.#ledger.putRows(ledgerRows);
+    const mayExist = ledgerRows.filter((row) => row.row < progress.mayExistBelow);
+    const fresh = ledgerRows.filter((row) => row.row >= progress.mayExistBelow);
+    if (mayExist.length > 0) await this.#ledger.putRowsIfAbsent(mayExist);
+    if (fresh.length > 0) await this.#ledger.putRows(fresh);
     for (const row of ledgerRows) {
       totals.rows += 1;
       totals[row.state === 'pending' ? 'valid' : 'invalid'] += 1;
@@ -412,6 +427,7 @@ export class SplitService {
       savedAt: this.#clock.now(),
       objectETag: progress.objectETag,
       gate: progress.gate,
+      chunkRows: progress.chunkRows,
     };
     if (!(await this.#ledger.saveSplitCheckpoint(batchId, progress.sequence, checkpoint))) {
       // Only a second splitter on the same batch could have moved it: stop before queueing anything.
@@ -438,6 +454,10 @@ interface Progress {
   sequence: number;
   objectETag: string | null;
   gate: ApprovalGate;
+  /** The most rows any invocation of this split writes in one chunk (saved on the checkpoint). */
+  chunkRows: number;
+  /** Rows below this one may be in the ledger already (a resume): written only where absent. */
+  mayExistBelow: number;
 }
 
 /** The checkpoint moved under this invocation: another splitter owns the batch now. */

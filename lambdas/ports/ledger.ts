@@ -157,6 +157,11 @@ export interface SplitCheckpoint {
   /** The object's ETag when first read: a continuation that finds another file stops. */
   objectETag: string | null;
   /**
+   * The most rows any invocation of this split writes in one chunk: a resume treats that many rows
+   * from `nextRow` on as possibly written already. Absent on checkpoints saved before it existed.
+   */
+  chunkRows?: number;
+  /**
    * The first invocation's approval verdict (preflight summary, and why the batch waits; null:
    * it sends), so every later invocation records without queueing when the batch must wait.
    */
@@ -314,8 +319,18 @@ export interface Ledger {
   /** Creates the batch item; `false` when it exists already (a duplicate event). */
   createBatch(batch: { batchId: string; source: BatchSource; createdAt: string }): Promise<boolean>;
   getBatch(batchId: string): Promise<BatchRecord | null>;
-  /** Writes new rows (batched). Only for rows no sender can have seen yet. */
+  /**
+   * Writes new rows (batched, unconditional: it would overwrite). Only for rows no earlier write can
+   * have put there, so no sender can have seen them yet.
+   */
   putRows(rows: NewRow[]): Promise<void>;
+  /**
+   * Writes rows an interrupted splitter may have written already (the chunk it was recording past
+   * its last checkpoint when it died), each only where no row is: a row a sender has meanwhile
+   * claimed or decided must never go back to `pending`, or it would be sent again. One conditional
+   * write per row.
+   */
+  putRowsIfAbsent(rows: NewRow[]): Promise<void>;
   /**
    * Marks the split as done with the totals it found, and why it ended early when the file turned
    * out unreadable part-way (the rows accepted before it stay, and are sent).

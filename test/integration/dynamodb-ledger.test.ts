@@ -164,6 +164,20 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     );
   });
 
+  it('writes rows a dead splitter may have written only where absent, never resetting a claimed one', async () => {
+    // Prepare: rows 1-2 of a chunk were written; a sender has claimed row 1 since.
+    await ledger.putRows([pendingRow('b-absent', 1), pendingRow('b-absent', 2)]);
+    await ledger.claimRow('b-absent', 1, NOW);
+
+    // Act: the resume writes the whole chunk (rows 1-3) again, from the same file.
+    await ledger.putRowsIfAbsent([1, 2, 3].map((row) => pendingRow('b-absent', row)));
+
+    // Assess
+    expect((await ledger.getRow('b-absent', 1))?.state).toBe('sending');
+    expect((await ledger.getRow('b-absent', 2))?.state).toBe('pending');
+    expect(await ledger.getRow('b-absent', 3)).toMatchObject({ state: 'pending', line: 4 });
+  });
+
   it('reports a missing row on claim rather than creating it', async () => {
     // Act
     const claim = await ledger.claimRow('b-none', 7, NOW);

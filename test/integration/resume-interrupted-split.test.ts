@@ -29,6 +29,24 @@ function recordedRow(batchId: string, row: number): NewRow {
   };
 }
 
+/** Uploads a file and creates its batch, as the split that was interrupted had done. */
+async function uploadAndCreateBatch(pipeline: LocalPipeline, csvPath: string) {
+  const event = await pipeline.upload(csvPath);
+  const batchId = await batchIdOfUpload(event);
+  const object = uploadedObjectOf(event.Records[0] as (typeof event.Records)[number]);
+  await pipeline.ledger.createBatch({
+    batchId,
+    source: {
+      description: `s3://${object.bucket}/${object.key}`,
+      bucket: object.bucket,
+      key: object.key,
+      versionOrEtag: object.versionId ?? object.eTag,
+    },
+    createdAt: new Date().toISOString(),
+  });
+  return { event, batchId };
+}
+
 /**
  * A `gift-batch run` killed while its file was still being read: the ledger holds the rows of the
  * chunks recorded so far and a checkpoint, the queue (in the killed process) is gone. The next run
@@ -61,20 +79,8 @@ describe('a split interrupted with the local run, resumed by the next run', () =
     const csvPath = join(dir, 'interrupted.csv');
     const lines = [1, 2, 3, 4, 5, 6].map((row) => `${CAMPAIGN},r${row},Split,Row${row},`);
     await writeFile(csvPath, `${[HEADER, ...lines].join('\r\n')}\r\n`);
-    const event = await pipeline.upload(csvPath);
-    const batchId = await batchIdOfUpload(event);
-    const object = uploadedObjectOf(event.Records[0] as (typeof event.Records)[number]);
+    const { event, batchId } = await uploadAndCreateBatch(pipeline, csvPath);
     const { ledger } = pipeline;
-    await ledger.createBatch({
-      batchId,
-      source: {
-        description: `s3://${object.bucket}/${object.key}`,
-        bucket: object.bucket,
-        key: object.key,
-        versionOrEtag: object.versionId ?? object.eTag,
-      },
-      createdAt: new Date().toISOString(),
-    });
     await ledger.putRows([1, 2, 3, 4].map((row) => recordedRow(batchId, row)));
     const saved = await ledger.saveSplitCheckpoint(batchId, 0, {
       nextRow: 5,
@@ -115,5 +121,76 @@ describe('a split interrupted with the local run, resumed by the next run', () =
       .map((gift) => (gift.body as { recipient?: { last_name?: string } }).recipient?.last_name)
       .sort();
     expect(lastNames).toEqual(['Row1', 'Row2', 'Row3', 'Row4', 'Row5', 'Row6']);
+  }, 120_000);
+
+  it('never puts back to pending a row of the dead chunk that was sent since', async () => {
+    // Prepare: the split recorded rows 1-2 (checkpoint), then wrote rows 3-4 and died before their
+    // checkpoint. A reconcile goes by the ledger, not the checkpoint: it queued rows 3-4 since, and
+    // row 3's gift was created (recorded here as a sender would have).
+    const sandbox = pipeline.sandbox;
+    if (!sandbox) throw new Error('the sandbox should be running');
+    const giftsBefore = sandbox.journal.gifts.length;
+    const csvPath = join(dir, 'dead-chunk.csv');
+    const lines = [1, 2, 3, 4, 5].map((row) => `${CAMPAIGN},d${row},Dead,Chunk${row},`);
+    await writeFile(csvPath, `${[HEADER, ...lines].join('\r\n')}\r\n`);
+    const { batchId } = await uploadAndCreateBatch(pipeline, csvPath);
+    const { ledger } = pipeline;
+    const rowOf = (row: number): NewRow => {
+      const recorded = recordedRow(batchId, row);
+      const lastName = `Chunk${row}`;
+      return {
+        ...recorded,
+        echo: { ...recorded.echo, externalId: `d${row}`, firstName: 'Dead', lastName },
+        body: { campaign_id: CAMPAIGN, recipient: { first_name: 'Dead', last_name: lastName } },
+      };
+    };
+    await ledger.putRows([1, 2, 3, 4].map(rowOf));
+    await ledger.saveSplitCheckpoint(batchId, 0, {
+      nextRow: 3,
+      lastChunkFrom: 1,
+      totals: { rows: 2, valid: 2, invalid: 0 },
+      sequence: 1,
+      savedAt: Date.now() - 1_000,
+      objectETag: null,
+    });
+    const now = new Date().toISOString();
+    await ledger.claimRow(batchId, 3, now);
+    await ledger.recordSend(
+      batchId,
+      3,
+      {
+        state: 'created',
+        requestId: 'req_dead_chunk_3',
+        giftRequestId: 'gr_dead_chunk_3',
+        giftStatus: 'pending',
+        redemptionUrl: 'https://gifts.example/r/dead-chunk-3',
+        giftCreatedAt: now,
+        giftUpdatedAt: now,
+        pollDueAt: null,
+        pollDeadlineAt: null,
+      },
+      now,
+    );
+    await ledger.addToCounts(batchId, { created: 1, settled: 1 }, now);
+
+    // Act: the next run resumes the split, its file being there.
+    const resumed = await pipeline.resumeInterruptedSplits();
+    const batch = await pipeline.waitForBatch(batchId, () => undefined, {
+      everyMs: 100,
+      signal: AbortSignal.timeout(90_000),
+    });
+
+    // Assess: row 3 keeps its gift and is not sent again; every other row gets one gift.
+    expect(resumed).toEqual([batchId]);
+    expect(batch.phase).toBe('complete');
+    expect(await ledger.getRow(batchId, 3)).toMatchObject({
+      state: 'created',
+      giftRequestId: 'gr_dead_chunk_3',
+    });
+    const lastNames = sandbox.journal.gifts
+      .slice(giftsBefore)
+      .map((gift) => (gift.body as { recipient?: { last_name?: string } }).recipient?.last_name)
+      .sort();
+    expect(lastNames).toEqual(['Chunk1', 'Chunk2', 'Chunk4', 'Chunk5']);
   }, 120_000);
 });

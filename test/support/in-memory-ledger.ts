@@ -93,6 +93,14 @@ export class InMemoryLedger implements Ledger {
     }
   }
 
+  async putRowsIfAbsent(rows: NewRow[]): Promise<void> {
+    const now = new Date(this.#clock.now()).toISOString();
+    for (const row of rows) {
+      const at = key(row.batchId, row.row);
+      if (!this.rows.has(at)) this.rows.set(at, recordOf(row, now));
+    }
+  }
+
   async completeSplit(
     batchId: string,
     totals: { rows: number; valid: number; invalid: number },

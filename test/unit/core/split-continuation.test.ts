@@ -81,6 +81,18 @@ class CrashingQueue extends RecordingSendQueue {
   }
 }
 
+/** A ledger whose second checkpoint save fails: the invocation dies after writing that chunk. */
+function diesAtSecondCheckpoint(ledger: InMemoryLedger): InMemoryLedger {
+  const save = ledger.saveSplitCheckpoint.bind(ledger);
+  let saves = 0;
+  ledger.saveSplitCheckpoint = async (...args) => {
+    saves += 1;
+    if (saves === 2) throw new Error('the invocation died here');
+    return save(...args);
+  };
+  return ledger;
+}
+
 describe('SplitService across invocations', () => {
   it('checkpoints after each chunk and hands over when time runs short, each row once', async () => {
     // Prepare
@@ -197,14 +209,7 @@ describe('SplitService across invocations', () => {
 
   it('a crash between writing a chunk and its checkpoint: the resume writes it again, queues it once', async () => {
     // Prepare: the second chunk's checkpoint is never saved.
-    const ledger = new InMemoryLedger();
-    const save = ledger.saveSplitCheckpoint.bind(ledger);
-    let saves = 0;
-    ledger.saveSplitCheckpoint = async (...args) => {
-      saves += 1;
-      if (saves === 2) throw new Error('the invocation died here');
-      return save(...args);
-    };
+    const ledger = diesAtSecondCheckpoint(new InMemoryLedger());
     const { clock, queue, continuations, service, object } = setUp({ ledger });
     await expect(service.split(object, PLENTY)).rejects.toThrow('died here');
     const batchId = (await ledger.listBatches())[0]?.batchId ?? '';
@@ -220,6 +225,88 @@ describe('SplitService across invocations', () => {
     expect([...new Set(queuedRows(queue))]).toEqual(VALID_ROWS);
     expect(queuedRows(queue).filter((row) => row >= 4)).toEqual([4, 5, 7, 8, 10]);
     expect((await ledger.getBatch(batchId))?.counts).toMatchObject({ rows: 10, invalid: 3 });
+  });
+
+  it('a crash between writing a chunk and its checkpoint: a row of it sent since is never reset', async () => {
+    // Prepare: the second chunk (rows 4-6) is written, its checkpoint never saved. Since then a
+    // reconcile, which goes by the ledger and not by the checkpoint, queued row 4 and a sender
+    // created its gift (a local run re-drives every undecided row it finds at its start).
+    const ledger = diesAtSecondCheckpoint(new InMemoryLedger());
+    const { clock, queue, continuations, service, object } = setUp({ ledger });
+    await expect(service.split(object, PLENTY)).rejects.toThrow('died here');
+    const batchId = (await ledger.listBatches())[0]?.batchId ?? '';
+    const now = new Date(T0).toISOString();
+    expect(await ledger.claimRow(batchId, 4, now)).toMatchObject({ claimed: true });
+    await ledger.recordSend(
+      batchId,
+      4,
+      {
+        state: 'created',
+        requestId: 'req_4',
+        giftRequestId: 'gr_4',
+        giftStatus: 'pending',
+        redemptionUrl: null,
+        giftCreatedAt: now,
+        giftUpdatedAt: now,
+        pollDueAt: T0 + 5_000,
+        pollDeadlineAt: T0 + 3_600_000,
+      },
+      now,
+    );
+
+    // Act
+    clock.ms += STALLED_AFTER_MS;
+    await resumeStalledSplits({ ledger, continuations, clock }, STALLED_AFTER_MS);
+    const results = await deliverAll(service, continuations, PLENTY);
+
+    // Assess: row 4 keeps its gift (back in `pending`, its message would send it again); the
+    // chunk's other rows and the rest of the file are recorded as usual.
+    expect(results.map((result) => result.kind)).toEqual(['split']);
+    expect(await ledger.getRow(batchId, 4)).toMatchObject({
+      state: 'created',
+      giftRequestId: 'gr_4',
+    });
+    expect((await ledger.getRow(batchId, 5))?.state).toBe('pending');
+    expect(ledger.rows.size).toBe(10);
+    expect([...new Set(queuedRows(queue))]).toEqual(VALID_ROWS);
+    expect((await ledger.getBatch(batchId))?.counts).toMatchObject({ rows: 10, valid: 7 });
+  });
+
+  it("a resume writes only the dead invocation's chunk conditionally, sized as it wrote it", async () => {
+    // Prepare: an invocation writing chunks of 3 dies after its first checkpoint; the split then
+    // resumes under a deployment whose chunks are of 2 rows.
+    const ledger = new InMemoryLedger();
+    const conditional: number[] = [];
+    const putIfAbsent = ledger.putRowsIfAbsent.bind(ledger);
+    ledger.putRowsIfAbsent = async (rows) => {
+      conditional.push(...rows.map((row) => row.row));
+      return putIfAbsent(rows);
+    };
+    diesAtSecondCheckpoint(ledger);
+    const { clock, objects, queue, continuations, service, object } = setUp({ ledger });
+    await expect(service.split(object, PLENTY)).rejects.toThrow('died here');
+    const smallerChunks = new SplitService({
+      ledger,
+      objects,
+      queue,
+      continuations,
+      clock,
+      settings: {
+        defaultCampaignId: null,
+        maxRows: 1_000,
+        chunkSize: 2,
+        handOverWhenRemainingMs: 1,
+      },
+    });
+
+    // Act
+    clock.ms += STALLED_AFTER_MS;
+    await resumeStalledSplits({ ledger, continuations, clock }, STALLED_AFTER_MS);
+    await deliverAll(smallerChunks, continuations, PLENTY);
+
+    // Assess: rows 4-6 (the dead chunk) were written only where absent, rows 7-10 as new rows.
+    expect(conditional).toEqual([4, 5, 6]);
+    expect(ledger.rows.size).toBe(10);
   });
 
   it('resumes a split whose first invocation died before its first checkpoint', async () => {
