@@ -46,8 +46,12 @@ export class DynamoDbLocalStartError extends Error {
   }
 }
 
-/** DynamoDB Local takes ~1.2 s to answer here; the margin covers a loaded 2-core machine. */
-const READY_DEADLINE_MS = 20_000;
+/**
+ * DynamoDB Local takes ~1.2 s to answer on a quiet machine, but its JVM took over 20 s on a 2-core
+ * machine at load 25 (several test runs at once). Waiting longer for a JVM that is alive costs
+ * nothing; giving up fails a run that would have worked.
+ */
+const READY_DEADLINE_MS = 60_000;
 const READY_POLL_INTERVAL_MS = 50;
 const STOP_GRACE_MS = 5_000;
 /** Without a cap the JVM may reserve a quarter of the machine's memory. */
