@@ -163,6 +163,29 @@ describe('gift-batch validate', () => {
     expect(under.stdout).toContain('4 rows: 4 valid, 0 invalid');
   });
 
+  it('takes the row limit from MAX_ROWS_PER_FILE when --max-rows is not given', async () => {
+    // Prepare
+    const file = join(scratch, 'four-rows-env.csv');
+    writeFileSync(file, `campaign_id,first_name,last_name\n${`${CAMPAIGN},A,B\n`.repeat(4)}`);
+    const env = { MAX_ROWS_PER_FILE: '3' };
+
+    // Act
+    const [fromEnv, flagWins, badEnv] = await Promise.all([
+      runCli(['validate', file], { cwd: ROOT, env }),
+      runCli(['validate', file, '--max-rows', '4'], { cwd: ROOT, env }),
+      runCli(['validate', file], { cwd: ROOT, env: { MAX_ROWS_PER_FILE: 'many' } }),
+    ]);
+
+    // Assess
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toContain('the file has more than 3 data rows (the limit per file)');
+    expect(flagWins.code).toBe(0);
+    expect(badEnv.code).toBe(2);
+    expect(badEnv.stderr).toBe(
+      'gift-batch validate: environment variable MAX_ROWS_PER_FILE must be an integer ≥ 1 (got "many")\n',
+    );
+  });
+
   it('explains itself with --help, example included', async () => {
     // Prepare
     const flag = '--help';

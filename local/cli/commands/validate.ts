@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
+import { maxRowsPerFile } from '../../../lambdas/config.ts';
 import {
   DEFAULT_MAX_ROWS_PER_FILE,
   RecipientFileError,
@@ -45,10 +46,18 @@ export async function runValidate(
   output: ValidateOutput = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   const maxErrors = options.maxErrors ?? DEFAULT_MAX_ERRORS;
+  let maxRows: number;
+  try {
+    maxRows = options.maxRows ?? maxRowsPerFile();
+  } catch (error) {
+    // A bad MAX_ROWS_PER_FILE is a usage mistake, exit 2 like a bad --max-rows.
+    output.stderr.write(`gift-batch validate: ${(error as Error).message}\n`);
+    return 2;
+  }
   const recipients = readRecipients(createReadStream(file, { highWaterMark: 64 * 1024 }), {
     fileName: file,
     defaultCampaignId: options.campaign ?? null,
-    maxRows: options.maxRows ?? DEFAULT_MAX_ROWS_PER_FILE,
+    maxRows,
   });
   const shown: ShownError[] = [];
   let totalErrors = 0;
