@@ -15,6 +15,7 @@ import type { GiftRequestBody } from '../lambdas/ports/gifting-api.ts';
 import type { BatchCounts, BatchPhase } from '../lambdas/ports/ledger.ts';
 import { batchIdOfUpload, LocalPipeline } from '../local/runtime/local-pipeline.ts';
 import { SANDBOX_API_KEY, type SandboxOptions, type WebhookSummary } from '../sandbox/index.ts';
+import { clientEarly, describeSandboxEarly, listenToClient } from './client-view.ts';
 import {
   computeFigures,
   extrapolate,
@@ -57,6 +58,11 @@ export interface ScenarioResult {
   firstPostAfterMs: number | null;
   /** The sandbox's webhook deliveries, for pipeline-webhooks (null otherwise). */
   webhooks: WebhookSummary | null;
+  /**
+   * Requests the pipeline's &Open client wrote after the fleet had heard a Retry-After and before
+   * it passed (see client-view.ts); null for the naive loop.
+   */
+  clientEarlyRequests: number | null;
 }
 
 const REDEMPTION_URL_DELAY_MS = 1_500;
@@ -101,6 +107,8 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
   let pipeline: LocalPipeline | undefined;
   let sandbox: SandboxProcess | undefined;
   const timers: NodeJS.Timeout[] = [];
+  // What the pipeline's &Open client wrote and heard, beside what the sandbox saw arrive.
+  const { view: client, stop: stopListening } = listenToClient();
   const stopOnSignal = () => {
     say('interrupted; stopping the pipeline');
     void (pipeline?.stop() ?? Promise.resolve())
@@ -187,6 +195,14 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
       paused: maintenance ? [maintenance] : [],
     });
     say(`batch ${batch.phase} in ${(figures.endToEndMs / 1000).toFixed(1)} s`);
+    stopListening();
+    const earlyOnTheClient = clientEarly(client);
+    for (const line of describeSandboxEarly(journal.earlyRequests, client)) say(line);
+    for (const request of earlyOnTheClient) {
+      say(
+        `client: ${request.method} ${request.path} written ${request.writtenAt - request.heardAt} ms after the fleet heard a Retry-After, ${request.until - request.writtenAt} ms before it passed${request.newConnection ? ' (new connection)' : ''}`,
+      );
+    }
     if (process.env.BENCH_JOURNAL) {
       // For looking at where the capacity went: one line per request.
       const { writeFileSync } = await import('node:fs');
@@ -207,8 +223,10 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
       maintenance,
       firstPostAfterMs: firstPost === null ? null : firstPost.start - startedAt,
       webhooks: request.scenario === 'pipeline-webhooks' ? await sandbox.webhookSummary() : null,
+      clientEarlyRequests: earlyOnTheClient.length,
     };
   } finally {
+    stopListening();
     for (const timer of timers) clearInterval(timer);
     await pipeline?.stop();
     await sandbox?.stop();
@@ -262,6 +280,7 @@ async function runNaive(request: ScenarioRequest): Promise<ScenarioResult> {
       maintenance: null,
       firstPostAfterMs: null,
       webhooks: null,
+      clientEarlyRequests: null,
     };
   } finally {
     api.close();

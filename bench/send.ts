@@ -343,7 +343,12 @@ function renderTable(settings: Settings, report: Report): string {
   );
   add('answered 503', '', (f) => String(f.answered503));
   add(
-    'early requests',
+    'early requests (sent after the fleet heard a Retry-After, before it passed)',
+    '',
+    (_f, entry) => String(entry.result?.clientEarlyRequests ?? '–'),
+  );
+  add(
+    'arrived at &Open after a Retry-After left it (already on their way)',
     `${TARGETS.maxEarlyRequests}`,
     (f, entry) => `${f.earlyRequests}${mark(entry.verdicts?.earlyRequests)}`,
   );

@@ -73,7 +73,7 @@ export class SandboxApi {
 
   handle(request: ApiRequest): ApiOutcome {
     const trace: Trace = { tenant: null };
-    let notBefore: number | undefined;
+    let binding: { notBefore: number; heardFrom: number } | undefined;
     const answer = (() => {
       if (request.version?.trim() !== API_VERSION) {
         const got = request.version === undefined ? 'missing' : `unsupported (${request.version})`;
@@ -88,7 +88,7 @@ export class SandboxApi {
       }
       const auth = this.authenticate(request.authorization);
       trace.tenant = auth.tenant;
-      if (auth.tenant !== null) notBefore = this.journal.notBefore(auth.tenant, request.at);
+      if (auth.tenant !== null) binding = this.journal.binding(auth.tenant, request.at);
       if ('error' in auth) return fail(auth.status, auth.error);
       return this.serve(request, auth.tenant, trace);
     })();
@@ -103,9 +103,9 @@ export class SandboxApi {
         tenant: trace.tenant,
         ...(trace.fault === undefined ? {} : { fault: trace.fault }),
         ...(trace.giftId === undefined ? {} : { giftId: trace.giftId }),
-        early: notBefore !== undefined,
+        early: binding !== undefined,
       },
-      notBefore,
+      binding,
     );
     return { answer };
   }

@@ -23,6 +23,12 @@ export interface JournalRequest {
 export interface JournalEarlyRequest extends JournalRequest {
   /** The latest "retry not before" instant given to the tenant when the request arrived. */
   notBefore: number;
+  /**
+   * When the first answer that made this request early was written (ms, sandbox clock): the
+   * request arrived `at - heardFrom` ms after a client could first have read that Retry-After
+   * (negative: it was stamped before that answer left, and read after it).
+   */
+  heardFrom: number;
 }
 
 export interface JournalGift {
@@ -75,23 +81,44 @@ export class Journal {
   /** Every webhook delivery attempt (when webhooks are configured). */
   readonly webhooks: JournalWebhookAttempt[] = [];
   // Kept across reset(): a Retry-After already given still binds the requests that follow it.
-  private readonly retryNotBefore = new Map<string, number>();
+  // Per tenant, the Retry-After answers whose instant has not passed yet: when each was written
+  // and its instant (the latest instant decides; the first writing says since when it was known).
+  private readonly retryAfters = new Map<string, { sentAt: number; notBefore: number }[]>();
 
   /** The instant before which a request of this tenant is early, or undefined if none. */
   notBefore(tenant: string, at: number): number | undefined {
-    const instant = this.retryNotBefore.get(tenant);
-    // A request at exactly the instant has waited as told: it is not early.
-    return instant !== undefined && at < instant ? instant : undefined;
+    return this.binding(tenant, at)?.notBefore;
   }
 
-  /** Remembers a Retry-After given to a tenant; only the latest instant matters. */
-  noteRetryAfter(tenant: string, notBefore: number): void {
-    this.retryNotBefore.set(tenant, Math.max(notBefore, this.retryNotBefore.get(tenant) ?? 0));
+  /**
+   * The Retry-After that makes a request arriving at `at` early: the latest instant given that has
+   * not passed, and when the first of the answers still binding it was written.
+   */
+  binding(tenant: string, at: number): { notBefore: number; heardFrom: number } | undefined {
+    let notBefore = Number.NEGATIVE_INFINITY;
+    let heardFrom = Number.POSITIVE_INFINITY;
+    for (const given of this.retryAfters.get(tenant) ?? []) {
+      // A request at exactly the instant has waited as told: it is not early. (Every Retry-After
+      // noted counts, even one written after `at`: the request is handled once its body is read,
+      // and a request stamped before an answer was written may be read after it.)
+      if (given.notBefore <= at) continue;
+      notBefore = Math.max(notBefore, given.notBefore);
+      heardFrom = Math.min(heardFrom, given.sentAt);
+    }
+    return notBefore === Number.NEGATIVE_INFINITY ? undefined : { notBefore, heardFrom };
   }
 
-  recordRequest(entry: JournalRequest, notBefore?: number): void {
+  /** Remembers a Retry-After given to a tenant by an answer written at `sentAt`. */
+  noteRetryAfter(tenant: string, notBefore: number, sentAt = Number.NEGATIVE_INFINITY): void {
+    // The instants already passed bind nothing any more (the list stays a few entries long).
+    const live = (this.retryAfters.get(tenant) ?? []).filter((given) => given.notBefore > sentAt);
+    live.push({ sentAt, notBefore });
+    this.retryAfters.set(tenant, live);
+  }
+
+  recordRequest(entry: JournalRequest, binding?: { notBefore: number; heardFrom: number }): void {
     this.requests.push(entry);
-    if (entry.early && notBefore !== undefined) this.earlyRequests.push({ ...entry, notBefore });
+    if (entry.early && binding !== undefined) this.earlyRequests.push({ ...entry, ...binding });
   }
 
   recordGift(gift: JournalGift): void {

@@ -237,7 +237,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       return;
     }
     if (answer.retryAfter)
-      journal.noteRetryAfter(answer.retryAfter.tenant, answer.retryAfter.notBefore);
+      journal.noteRetryAfter(answer.retryAfter.tenant, answer.retryAfter.notBefore, now());
     send(res, requestId, answer);
   };
 

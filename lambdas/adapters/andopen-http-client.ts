@@ -12,6 +12,7 @@
  * the error code and host, never from headers, and `inspect`/`JSON.stringify` show no key.
  */
 
+import diagnosticsChannel from 'node:diagnostics_channel';
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
@@ -40,6 +41,43 @@ import {
 
 export const ANDOPEN_API_VERSION = '2026-05';
 
+/**
+ * Published on `node:diagnostics_channel` when a request's bytes are handed to a connected socket
+ * (a pooled one at once, a new one once it has connected): what left, and when by the wall clock.
+ * Nothing is built or sent when nobody subscribes (the send benchmark does, to count on the client's
+ * side the requests written while a Retry-After it had heard was still running).
+ */
+export interface AndOpenRequestWritten {
+  /** Numbers this client's calls, to pair a request with its answer. */
+  call: number;
+  method: 'GET' | 'POST';
+  /** The path without the base URL's own path and without the query (ids are kept). */
+  path: string;
+  /** Wall clock, ms. */
+  at: number;
+  /** Whether the socket had to be opened for it (the write then waited for the connection). */
+  newConnection: boolean;
+}
+
+/** Published when an answer's status line and headers arrive (before its body is read). */
+export interface AndOpenAnswerReceived {
+  call: number;
+  method: 'GET' | 'POST';
+  path: string;
+  status: number;
+  /** Wall clock, ms. */
+  at: number;
+  /** The instant the answer's Retry-After names (ms), or null without a usable one. */
+  retryAfterUntil: number | null;
+  requestId: string | null;
+}
+
+export const ANDOPEN_REQUEST_WRITTEN_CHANNEL = 'gift-batch:andopen:request-written';
+export const ANDOPEN_ANSWER_RECEIVED_CHANNEL = 'gift-batch:andopen:answer-received';
+const requestWritten = diagnosticsChannel.channel(ANDOPEN_REQUEST_WRITTEN_CHANNEL);
+const answerReceived = diagnosticsChannel.channel(ANDOPEN_ANSWER_RECEIVED_CHANNEL);
+let callsPublished = 0;
+
 export interface AndOpenHttpClientOptions {
   /** `us` | `eu` | `staging` or an http(s) URL (see resolveBaseUrl). */
   baseUrl: string;
@@ -61,6 +99,12 @@ export interface AndOpenHttpClientOptions {
    * POST. Default 2 s.
    */
   postSocketMaxIdleMs?: number;
+  /**
+   * Until when (ms, by `now`) the caller's fleet is paused for a Retry-After (its rate limiter's
+   * view, which may come from another container): a request is not written before it. The client
+   * also holds back on the Retry-After answers it heard itself.
+   */
+  pausedUntil?: () => number;
 }
 
 export class AndOpenClientConfigError extends Error {
@@ -105,6 +149,9 @@ export class AndOpenHttpClient implements GiftingApi {
   readonly #now: () => number;
   readonly #maxResponseBytes: number;
   readonly #postSocketMaxIdleMs: number;
+  readonly #fleetPausedUntil: () => number;
+  /** The latest instant a Retry-After this client heard names (ms): nothing is written before it. */
+  #heardPauseUntil = 0;
 
   constructor(options: AndOpenHttpClientOptions) {
     const apiKey = typeof options.apiKey === 'string' ? options.apiKey.trim() : '';
@@ -135,6 +182,7 @@ export class AndOpenHttpClient implements GiftingApi {
       options.postSocketMaxIdleMs,
       DEFAULT_POST_SOCKET_MAX_IDLE_MS,
     );
+    this.#fleetPausedUntil = options.pausedUntil ?? (() => 0);
     const maxSockets = positive('maxSockets', options.maxSockets, DEFAULT_MAX_SOCKETS);
     this.#pool = new IdleStampedPool(
       new this.#transport.Agent({ keepAlive: true, maxSockets }),
@@ -316,17 +364,40 @@ export class AndOpenHttpClient implements GiftingApi {
         this.#timeoutMs,
       );
 
+      const published = {
+        call: requestWritten.hasSubscribers || answerReceived.hasSubscribers ? ++callsPublished : 0,
+        method,
+        path: path.replace(/\?.*$/, ''),
+      };
+      // The request is written only once its socket is connected, right after a last look at the
+      // pause in the same synchronous run: checked before, a request could wait for a connection
+      // (or a free socket) while a 429 arrives, and then leave inside its Retry-After.
+      const write = (newConnection: boolean): void => {
+        const pausedUntil = this.#pausedUntil();
+        if (pausedUntil > this.#now()) {
+          fail(
+            'other',
+            `not written: &Open's Retry-After runs until ${new Date(pausedUntil).toISOString()}`,
+            false,
+          );
+          return;
+        }
+        publishWritten(published, newConnection, this.#now);
+        request.end(payload);
+      };
       request.on('socket', (assigned) => {
         socket = assigned;
         bytesBeforeUs = assigned.bytesWritten;
         isTls = 'encrypted' in assigned && assigned.encrypted === true;
         if (!assigned.connecting) {
           connected = true; // a pooled keep-alive socket
+          write(false);
           return;
         }
         assigned.once(isTls ? 'secureConnect' : 'connect', () => {
           connected = true;
           clearTimeout(connectTimer);
+          write(true);
         });
         connectTimer = setTimeout(
           () =>
@@ -351,6 +422,23 @@ export class AndOpenHttpClient implements GiftingApi {
       });
 
       request.on('response', (response) => {
+        const heardAt = this.#now();
+        const status = response.statusCode ?? 0;
+        const retryAfterMs = parseRetryAfter(headerValue(response.headers['retry-after']), heardAt);
+        // Only a refusal's Retry-After pauses (429, 503): elsewhere it says nothing about sending.
+        if (retryAfterMs !== null && (status === 429 || status === 503)) {
+          this.#heardPauseUntil = Math.max(this.#heardPauseUntil, heardAt + retryAfterMs);
+        }
+        if (answerReceived.hasSubscribers) {
+          const at = heardAt;
+          answerReceived.publish({
+            ...published,
+            status,
+            at,
+            retryAfterUntil: retryAfterMs === null ? null : at + retryAfterMs,
+            requestId: headerValue(response.headers['request-id']),
+          } satisfies AndOpenAnswerReceived);
+        }
         const chunks: Buffer[] = [];
         let size = 0;
         response.on('data', (chunk: Buffer) => {
@@ -371,9 +459,12 @@ export class AndOpenHttpClient implements GiftingApi {
           settle(this.#answer(status, response.headers, text, parseBody));
         });
       });
-
-      request.end(payload);
     });
+  }
+
+  /** The latest Retry-After instant known here: heard by this client, or the fleet's pause. */
+  #pausedUntil(): number {
+    return Math.max(this.#heardPauseUntil, this.#fleetPausedUntil());
   }
 
   #answer<T>(
@@ -443,6 +534,15 @@ class IdleStampedPool {
       if (sockets.length === 0) delete pools[name];
     }
   }
+}
+
+function publishWritten(
+  request: { call: number; method: Method; path: string },
+  newConnection: boolean,
+  now: () => number,
+): void {
+  if (!requestWritten.hasSubscribers) return;
+  requestWritten.publish({ ...request, at: now(), newConnection } satisfies AndOpenRequestWritten);
 }
 
 /** resolveBaseUrl, with the key removed from the error should someone paste it as the URL. */

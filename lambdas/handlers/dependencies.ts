@@ -84,7 +84,13 @@ export function andOpenApi(): GiftingApi {
 function createAndOpenApi(): GiftingApi {
   const config = andOpenConfig();
   const connect = (apiKey: string) =>
-    new AndOpenHttpClient({ baseUrl: config.baseUrl, apiKey, timeoutMs: config.timeoutMs });
+    new AndOpenHttpClient({
+      baseUrl: config.baseUrl,
+      apiKey,
+      timeoutMs: config.timeoutMs,
+      // The last look at the fleet's pause, as the request's bytes leave (see the client).
+      pausedUntil: () => limiter.pausedUntil,
+    });
   if (config.apiKey.kind === 'env') return connect(config.apiKey.value);
   const { secretId } = config.apiKey;
   const secrets = new SecretsManagerClient({});

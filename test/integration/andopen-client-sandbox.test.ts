@@ -60,6 +60,11 @@ const directSendBody = (): GiftRequestBody => ({
 interface Setup {
   sandbox: Sandbox;
   client: AndOpenHttpClient;
+  /**
+   * Another client of the same tenant (another container of the fleet): it has not heard the
+   * Retry-After answers `client` heard, which hold that client's own requests back until they pass.
+   */
+  anotherClient(): AndOpenHttpClient;
   /** Moves the clock the sandbox and the client share: no sleeping, no timing. */
   advance(ms: number): void;
 }
@@ -78,11 +83,15 @@ async function setup(
   const now = () => time;
   const sandbox = await startSandbox({ now, ...options });
   cleanups.push(() => sandbox.stop());
-  const client = new AndOpenHttpClient({ baseUrl: sandbox.url, apiKey, now, timeoutMs: 5_000 });
-  cleanups.push(() => client.close());
+  const connect = () => {
+    const client = new AndOpenHttpClient({ baseUrl: sandbox.url, apiKey, now, timeoutMs: 5_000 });
+    cleanups.push(() => client.close());
+    return client;
+  };
   return {
     sandbox,
-    client,
+    client: connect(),
+    anotherClient: connect,
     advance: (ms) => {
       time += ms;
     },
@@ -391,15 +400,15 @@ describe('throttling and maintenance', () => {
     ['http-date', 2_000],
   ])('a 429 with Retry-After as %s → throttled for %i ms', async (format, expectedMs) => {
     // Prepare
-    const { sandbox, client } = await setup(
+    const { sandbox, client, anotherClient } = await setup(
       { rateLimit: { rps: 1, burst: 1, retryAfterFormat: format } },
       { start: T0 + 250 },
     );
     const first = await client.createGiftRequest(choiceBody());
 
-    // Act
+    // Act: the GET from a client that has not heard the 429 (this one holds back until it passes).
     const createCall = await client.createGiftRequest(choiceBody());
-    const getCall = await client.getGiftRequest(answered(first).body?.id ?? '');
+    const getCall = await anotherClient().getGiftRequest(answered(first).body?.id ?? '');
 
     // Assess
     expect(classifyCreate(first).kind).toBe('created');
@@ -423,13 +432,13 @@ describe('throttling and maintenance', () => {
 
   it('a maintenance window answers 503 with Retry-After to its end → unavailable, then serves', async () => {
     // Prepare
-    const { sandbox, client, advance } = await setup({
+    const { sandbox, client, anotherClient, advance } = await setup({
       maintenance: [{ startMs: 0, durationMs: 120_000 }],
     });
 
-    // Act
+    // Act: the GET from a client that has not heard the 503 (this one holds back until it passes).
     const createCall = await client.createGiftRequest(choiceBody());
-    const getCall = await client.getGiftRequest('00000000-0000-4000-8000-000000000000');
+    const getCall = await anotherClient().getGiftRequest('00000000-0000-4000-8000-000000000000');
     advance(120_000);
     const afterCall = await client.createGiftRequest(choiceBody());
 

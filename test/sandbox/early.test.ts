@@ -30,5 +30,11 @@ describe('early requests, counted from when a Retry-After was actually given', (
     expect(sandbox.journal.earlyRequests[0]?.requestId).toBe(
       afterHearing.headers.get('request-id'),
     );
+    // It says since when it could have been known: the first 429 had left before it arrived, and
+    // later than that 429's request arrived (the sandbox's latency), so before its instant.
+    const [early] = sandbox.journal.earlyRequests;
+    expect(early?.heardFrom).toBeLessThanOrEqual(early?.at ?? 0);
+    expect(early?.heardFrom).toBeGreaterThan((early?.notBefore ?? 0) - 1_000);
+    expect(early?.heardFrom).toBeLessThan(early?.notBefore ?? 0);
   });
 });
