@@ -112,8 +112,11 @@ export function describeSandboxEarly(early: readonly SandboxEarly[], view: Clien
     if (!written) return `${sandboxSide}; the client's view of it is missing`;
     const heard = firstHeard(written.at);
     const connection = written.newConnection ? 'on a new connection' : 'on a pooled connection';
+    // Both processes read the same wall clock: written before the answer left (negative), the
+    // request was on its way; after it, the answer was on its way to a client that had not read it.
+    const sinceLeft = `${written.at - request.heardFrom} ms after that answer left`;
     return heard === null
-      ? `${sandboxSide}; written ${connection} before the fleet heard any Retry-After (on its way)`
-      : `${sandboxSide}; written ${connection} ${written.at - heard} ms AFTER the fleet heard it`;
+      ? `${sandboxSide}; written ${connection} ${sinceLeft}, before the fleet heard any Retry-After (on its way)`
+      : `${sandboxSide}; written ${connection} ${sinceLeft}, ${written.at - heard} ms AFTER the fleet heard it`;
   });
 }

@@ -87,7 +87,11 @@ describe("the benchmark's client-side view of early requests", () => {
 
     // Assess
     expect(lines[0]).toContain('arrived 5 ms after the Retry-After answer left the sandbox');
-    expect(lines[0]).toContain('before the fleet heard any Retry-After (on its way)');
-    expect(lines[1]).toContain('on a new connection 200 ms AFTER the fleet heard it');
+    expect(lines[0]).toContain(
+      '-5 ms after that answer left, before the fleet heard any Retry-After',
+    );
+    expect(lines[1]).toContain(
+      'on a new connection 245 ms after that answer left, 200 ms AFTER the fleet heard it',
+    );
   });
 });
