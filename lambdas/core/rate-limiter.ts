@@ -76,6 +76,13 @@ const MAX_BLOCKS = 64;
 const NEW_MEASUREMENT_WEIGHT = 0.5;
 /** Concurrent callers of one instance share a read of the shared pause this fresh. */
 const SHARED_READ_REUSE_MS = 10;
+/**
+ * A turn of the event loop that took this long was busy (answers were being read, or the machine
+ * is loaded): more answers may have arrived meanwhile, so the last look waits for one more turn…
+ */
+const BUSY_TURN_MS = 2;
+/** …at most this many more times (a loop that stays busy must not stop requests altogether). */
+const MAX_EXTRA_TURNS = 3;
 
 /**
  * One fleet-wide send rate for &Open, whose limit is not published.
@@ -168,8 +175,14 @@ export class FleetRateLimiter {
   async clearToSend(): Promise<boolean> {
     if (this.#pausedUntil > this.#clock.now()) return false;
     const shared = await this.#freshSharedState();
-    // A 429 that arrived meanwhile is read (and pauses this instance) before the answer below.
-    await this.#yieldToAnswers();
+    // A 429 that arrived meanwhile is read (and pauses this instance) before the answer below; after
+    // a busy turn, one that arrived during it too.
+    for (let turn = 0; turn <= MAX_EXTRA_TURNS; turn += 1) {
+      const turnBegan = this.#clock.now();
+      await this.#yieldToAnswers();
+      if (this.#pausedUntil > this.#clock.now()) return false;
+      if (this.#clock.now() - turnBegan < BUSY_TURN_MS) break;
+    }
     const now = this.#clock.now();
     if (shared && shared.pausedUntil > now) {
       this.#pausedUntil = Math.max(this.#pausedUntil, shared.pausedUntil);

@@ -216,6 +216,54 @@ describe('FleetRateLimiter, in virtual time', () => {
     expect(limiter.pausedUntil).toBe(6_000);
   });
 
+  it('after a busy turn of the event loop, reads what arrived during it before its last look', async () => {
+    // Prepare: the first turn takes 15 ms (other answers being read); a 429 arrives during it
+    // and is only read on the next turn.
+    let now = 5_000;
+    const turns: (() => Promise<void>)[] = [];
+    const limiter = new FleetRateLimiter({
+      store: new InMemoryLimiterStore(),
+      clock: { now: () => now },
+      yieldToAnswers: async () => {
+        await turns.shift()?.();
+      },
+      settings: { ceilingRps: 10 },
+    });
+    turns.push(
+      async () => {
+        now += 15;
+      },
+      () => limiter.answered(4_900, 'throttled', 1_000),
+    );
+
+    // Act
+    const clear = await limiter.clearToSend();
+
+    // Assess
+    expect(clear).toBe(false);
+    expect(limiter.pausedUntil).toBe(6_015);
+  });
+
+  it('after a quick turn, looks at the pause without waiting for another', async () => {
+    // Prepare: a turn that takes no time; anything read later would come after the request left.
+    let turnsTaken = 0;
+    const limiter = new FleetRateLimiter({
+      store: new InMemoryLimiterStore(),
+      clock: { now: () => 5_000 },
+      yieldToAnswers: async () => {
+        turnsTaken += 1;
+      },
+      settings: { ceilingRps: 10 },
+    });
+
+    // Act
+    const clear = await limiter.clearToSend();
+
+    // Assess
+    expect(clear).toBe(true);
+    expect(turnsTaken).toBe(1);
+  });
+
   it('gives a row back instead of sleeping past what an invocation should wait', async () => {
     // Prepare
     const time = new VirtualTime();
