@@ -69,9 +69,14 @@ const SMOOTHING = 0.125;
  * limit has risen; search again as at the start (slow start) rather than creep.
  */
 const STALE_LIMIT_FACTOR = 1.3;
-/** The shared state remembers the fleet's reservations this long, to measure its real rate. */
-const BLOCK_HISTORY_MS = 3_000;
-const MAX_BLOCKS = 64;
+/**
+ * The shared state remembers the fleet's reservations this long, to measure its real rate when a
+ * throttle is heard: between the refused request's slot and its answer (a latency, well under a
+ * second). Kept short, with rounded instants, so that the item written with every block stays
+ * within one write unit (1 KB): it was ~3 KB with three seconds of blocks.
+ */
+const BLOCK_HISTORY_MS = 1_000;
+const MAX_BLOCKS = 16;
 /** The newest episode's measurement weighs this much against the average of the earlier ones. */
 const NEW_MEASUREMENT_WEIGHT = 0.5;
 /** Concurrent callers of one instance share a read of the shared pause this fresh. */
@@ -150,7 +155,7 @@ export class FleetRateLimiter {
         version: (read?.version ?? 0) + 1,
         nextSlotAt: start + count * interval,
         reservedInWindow: state.reservedInWindow + count,
-        blocks: [...recentBlocks(state, now), { at: start, count, interval }],
+        blocks: [...recentBlocks(state, now), roundedBlock(start, count, interval)],
       };
       if (await this.#store.write(next, read?.version ?? null)) return slots;
     }
@@ -463,7 +468,19 @@ export class Permits {
   }
 }
 
-/** The fleet's reservations that may still matter to a measurement (the last few seconds). */
+/**
+ * A block as the shared state keeps it: to the millisecond and the microsecond (fewer digits, fewer
+ * bytes; a measurement of the rate does not need more).
+ */
+function roundedBlock(
+  at: number,
+  count: number,
+  interval: number,
+): NonNullable<LimiterState['blocks']>[number] {
+  return { at: Math.round(at), count, interval: Math.round(interval * 1000) / 1000 };
+}
+
+/** The fleet's reservations that may still matter to a measurement (the last second). */
 function recentBlocks(state: LimiterState, now: number): NonNullable<LimiterState['blocks']> {
   return (state.blocks ?? [])
     .filter((block) => block.at + block.count * block.interval >= now - BLOCK_HISTORY_MS)

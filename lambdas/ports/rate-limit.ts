@@ -25,8 +25,8 @@ export interface LimiterState {
    */
   pauseBeganAt?: number;
   /**
-   * The slots reserved in the last few seconds, one entry per reserved block (first slot, count,
-   * spacing in ms): how fast the whole fleet really sent, which no single instance sees.
+   * The slots reserved in the last second, one entry per reserved block (first slot and spacing in
+   * ms, rounded; count): how fast the whole fleet really sent, which no single instance sees.
    */
   blocks?: { at: number; count: number; interval: number }[];
   /** The limit measured at the throttle episodes so far, averaged (requests/s); absent: none yet. */

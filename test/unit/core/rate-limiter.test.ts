@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FleetRateLimiter, Permits } from '../../../lambdas/core/rate-limiter.ts';
+import { dynamoDbItemBytes } from '../../support/dynamodb-item-size.ts';
 import { InMemoryLimiterStore, simulateFleet, VirtualTime } from '../../support/simulated-fleet.ts';
 
 const FLEET = { latencyMs: { min: 150, max: 250 }, senders: 5, batch: 10 } as const;
@@ -302,5 +303,39 @@ describe('FleetRateLimiter, in virtual time', () => {
 
     // Assess
     expect(store.state?.rate).toBe(limiter.settings.initialRps);
+  });
+});
+
+describe("the fleet's limiter state in the ledger table", () => {
+  it('stays within one DynamoDB write unit (1 KB) while a busy fleet reserves its blocks', async () => {
+    // Prepare: eight invocations drawing ten slots at a time near 100 requests/s, on a wall clock.
+    const time = new VirtualTime();
+    const clock = { now: () => Date.parse('2026-06-01T10:00:00.000Z') + time.now };
+    const store = new InMemoryLimiterStore();
+    const limiter = new FleetRateLimiter({
+      store,
+      clock,
+      sleep: time.sleep,
+      settings: { ceilingRps: 97.3 },
+    });
+    let largest = 0;
+
+    // Act
+    await time.run(
+      Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (time.now < 10_000) {
+            const permits = new Permits(limiter, clock, 10);
+            for (let request = 0; request < 10; request += 1) await permits.acquire();
+            const item = { pk: 'LIMITER#andopen', sk: 'STATE', ...store.state };
+            largest = Math.max(largest, dynamoDbItemBytes(item));
+          }
+        }),
+      ),
+    );
+
+    // Assess
+    expect(store.state?.blocks?.length).toBeGreaterThan(5);
+    expect(largest).toBeLessThanOrEqual(1_024);
   });
 });
