@@ -227,6 +227,10 @@ export class FleetRateLimiter {
         version: (read?.version ?? 0) + 1,
         pausedUntil: Math.max(state.pausedUntil, until),
         pauseReason: reason,
+        // Only a throttle restarts the hold before probing: maintenance says nothing of the rate.
+        ...(feedback === 'throttled'
+          ? { throttledUntil: Math.max(state.throttledUntil ?? 0, until) }
+          : {}),
         nextSlotAt: Math.max(state.nextSlotAt, until),
         ...(newEpisode
           ? {
@@ -367,11 +371,13 @@ export class FleetRateLimiter {
   /**
    * The share the rate grows by in a growth window of `elapsedMs`, in the steady phase: nothing
    * while the fleet holds just under the limit it measured, then a probe that speeds up the longer
-   * calls keep succeeding (rate per second grows by `probeAcceleration` each second).
+   * calls keep succeeding (rate per second grows by `probeAcceleration` each second). Counted from
+   * the last throttle: a maintenance window (503) in between neither lowers the rate nor restarts
+   * the hold, so the fleet comes back at the rate it had and goes on probing where it was.
    */
   #probeShare(state: LimiterState, now: number, elapsedMs: number): number {
     const { holdMs, probeAcceleration } = this.settings;
-    const probingS = (now - state.pausedUntil - holdMs) / 1000;
+    const probingS = (now - (state.throttledUntil ?? state.pausedUntil) - holdMs) / 1000;
     if (probingS <= 0) return 0;
     return probeAcceleration * probingS * (elapsedMs / 1000);
   }

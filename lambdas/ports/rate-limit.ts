@@ -29,6 +29,12 @@ export interface LimiterState {
    * ms, rounded; count): how fast the whole fleet really sent, which no single instance sees.
    */
   blocks?: { at: number; count: number; interval: number }[];
+  /**
+   * When the latest throttle's (429) pause ends (ms): the probe above the measured limit counts from
+   * it. A maintenance pause (503) does not move it. Absent before any throttle, and in a state an
+   * earlier version wrote (`pausedUntil` stands in).
+   */
+  throttledUntil?: number;
   /** The limit measured at the throttle episodes so far, averaged (requests/s); absent: none yet. */
   measuredLimit?: number;
   /** True once the rate was re-estimated for that episode. */
