@@ -34,16 +34,26 @@ export interface ClientEarly {
   newConnection: boolean;
 }
 
+/**
+ * What the client published, each message numbered in the order it was published (`seq`): within
+ * one millisecond the clock cannot say whether a request was written before or after an answer was
+ * heard, the order can.
+ */
 export interface ClientView {
-  written: AndOpenRequestWritten[];
-  answers: AndOpenAnswerReceived[];
+  written: (AndOpenRequestWritten & { seq: number })[];
+  answers: (AndOpenAnswerReceived & { seq: number })[];
 }
 
 /** Listens until the returned `stop` is called; the view fills as the client publishes. */
 export function listenToClient(): { view: ClientView; stop: () => void } {
   const view: ClientView = { written: [], answers: [] };
-  const onWritten = (message: unknown) => view.written.push(message as AndOpenRequestWritten);
-  const onAnswer = (message: unknown) => view.answers.push(message as AndOpenAnswerReceived);
+  let seq = 0;
+  const onWritten = (message: unknown) => {
+    view.written.push({ ...(message as AndOpenRequestWritten), seq: seq++ });
+  };
+  const onAnswer = (message: unknown) => {
+    view.answers.push({ ...(message as AndOpenAnswerReceived), seq: seq++ });
+  };
   diagnosticsChannel.subscribe(ANDOPEN_REQUEST_WRITTEN_CHANNEL, onWritten);
   diagnosticsChannel.subscribe(ANDOPEN_ANSWER_RECEIVED_CHANNEL, onAnswer);
   return {
@@ -62,13 +72,17 @@ export function listenToClient(): { view: ClientView; stop: () => void } {
 export function clientEarly(view: ClientView): ClientEarly[] {
   const pauses = view.answers
     .filter((answer) => answer.retryAfterUntil !== null && answer.retryAfterUntil > answer.at)
-    .map((answer) => ({ heardAt: answer.at, until: answer.retryAfterUntil as number }))
-    .sort((a, b) => a.heardAt - b.heardAt);
+    .map((answer) => ({
+      heardAt: answer.at,
+      until: answer.retryAfterUntil as number,
+      seq: answer.seq,
+    }))
+    .sort((a, b) => a.seq - b.seq);
   const early: ClientEarly[] = [];
   for (const request of view.written) {
     let binding: { heardAt: number; until: number } | null = null;
     for (const pause of pauses) {
-      if (pause.heardAt > request.at) break;
+      if (pause.seq > request.seq) break;
       if (pause.until > request.at && (binding === null || pause.heardAt < binding.heardAt)) {
         binding = pause;
       }
@@ -93,11 +107,11 @@ export function clientEarly(view: ClientView): ClientEarly[] {
 export function describeSandboxEarly(early: readonly SandboxEarly[], view: ClientView): string[] {
   const answerById = new Map(view.answers.map((answer) => [answer.requestId, answer]));
   const writtenByCall = new Map(view.written.map((request) => [request.call, request]));
-  const firstHeard = (at: number): number | null => {
+  const firstHeard = (request: { at: number; seq: number }): number | null => {
     let first: number | null = null;
     for (const answer of view.answers) {
       const until = answer.retryAfterUntil;
-      if (until === null || answer.at > at || until <= at) continue;
+      if (until === null || answer.seq > request.seq || until <= request.at) continue;
       first = first === null ? answer.at : Math.min(first, answer.at);
     }
     return first;
@@ -110,7 +124,7 @@ export function describeSandboxEarly(early: readonly SandboxEarly[], view: Clien
     const answer = answerById.get(request.requestId);
     const written = answer ? writtenByCall.get(answer.call) : undefined;
     if (!written) return `${sandboxSide}; the client's view of it is missing`;
-    const heard = firstHeard(written.at);
+    const heard = firstHeard(written);
     const connection = written.newConnection ? 'on a new connection' : 'on a pooled connection';
     // Both processes read the same wall clock: written before the answer left (negative), the
     // request was on its way; after it, the answer was on its way to a client that had not read it.
