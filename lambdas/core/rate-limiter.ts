@@ -155,7 +155,7 @@ export class FleetRateLimiter {
         version: (read?.version ?? 0) + 1,
         nextSlotAt: start + count * interval,
         reservedInWindow: state.reservedInWindow + count,
-        blocks: [...recentBlocks(state, now), roundedBlock(start, count, interval)],
+        blocks: withBlock(recentBlocks(state, now), roundedBlock(start, count, interval)),
       };
       if (await this.#store.write(next, read?.version ?? null)) return slots;
     }
@@ -484,6 +484,27 @@ function roundedBlock(
   interval: number,
 ): NonNullable<LimiterState['blocks']>[number] {
   return { at: Math.round(at), count, interval: Math.round(interval * 1000) / 1000 };
+}
+
+/**
+ * The blocks with a new one at the end, merged into the last when it carries straight on from it at
+ * the same spacing (the schedule's usual case while the fleet is busy): the history then holds a
+ * few entries per second whatever the rate and however small each invocation's blocks.
+ */
+function withBlock(
+  blocks: NonNullable<LimiterState['blocks']>,
+  block: NonNullable<LimiterState['blocks']>[number],
+): NonNullable<LimiterState['blocks']> {
+  const last = blocks.at(-1);
+  // Within a millisecond: the instants are kept rounded to it.
+  if (
+    last !== undefined &&
+    last.interval === block.interval &&
+    Math.abs(last.at + last.count * last.interval - block.at) <= 1
+  ) {
+    return [...blocks.slice(0, -1), { ...last, count: last.count + block.count }];
+  }
+  return [...blocks, block];
 }
 
 /** The fleet's reservations that may still matter to a measurement (the last second). */

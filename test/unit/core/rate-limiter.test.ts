@@ -381,7 +381,47 @@ describe("the fleet's limiter state in the ledger table", () => {
     );
 
     // Assess
-    expect(store.state?.blocks?.length).toBeGreaterThan(5);
+    expect(store.state?.blocks?.length).toBeGreaterThan(0);
     expect(largest).toBeLessThanOrEqual(1_024);
+  });
+
+  it('still knows how fast the fleet sent over the last half second at 1,000 requests/s in small blocks', async () => {
+    // Prepare: twenty invocations drawing ten slots at a time, at a ceiling of 1,000 requests/s.
+    const time = new VirtualTime();
+    const clock = { now: () => time.now };
+    const store = new InMemoryLimiterStore();
+    const limiter = new FleetRateLimiter({
+      store,
+      clock,
+      sleep: time.sleep,
+      settings: { ceilingRps: 1_000 },
+    });
+
+    // Act
+    await time.run(
+      Promise.all(
+        Array.from({ length: 20 }, async () => {
+          while (time.now < 3_000) {
+            const permits = new Permits(limiter, clock, 10);
+            for (let request = 0; request < 10; request += 1) await permits.acquire();
+          }
+        }),
+      ),
+    );
+
+    // Assess: the slots kept cover the last half second, about 1,000 of them per second.
+    const blocks = store.state?.blocks ?? [];
+    const now = time.now;
+    const from = now - 500;
+    let slots = 0;
+    for (const block of blocks) {
+      for (let index = 0; index < block.count; index += 1) {
+        const at = block.at + index * block.interval;
+        if (at >= from && at < now) slots += 1;
+      }
+    }
+    expect(Math.min(...blocks.map((block) => block.at))).toBeLessThanOrEqual(from);
+    expect(slots).toBeGreaterThan(450);
+    expect(slots).toBeLessThanOrEqual(501);
   });
 });
