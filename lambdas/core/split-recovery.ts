@@ -14,7 +14,8 @@ import { firstCheckpoint } from './split-service.ts';
  * 1. Take the batches still splitting whose checkpoint (or creation, before the first one) is older
  *    than `stalledAfterMs`.
  * 2. Claim each: the same position under the next sequence, saved now.
- * 3. Hand it over with `requeueLastChunk`.
+ * 3. Let the caller act on the batch before the split moves on (`beforeHandOver`).
+ * 4. Hand it over with `requeueLastChunk`.
  * Returns the batches handed over.
  */
 export async function resumeStalledSplits(
@@ -27,6 +28,12 @@ export async function resumeStalledSplits(
      * them: a split resumed before its file is back would find it gone and end the batch short.
      */
     fileIsThere?: (source: { bucket: string; key: string }) => Promise<boolean>;
+    /**
+     * Called once the batch is claimed and before its split moves on. Locally: the rows the dead
+     * run recorded are queued again (its queue died with it), and the counts it never added are
+     * recounted from them, which only works while no row of the batch has moved in this run.
+     */
+    beforeHandOver?: (batchId: string) => Promise<void>;
   },
   stalledAfterMs: number,
 ): Promise<string[]> {
@@ -44,6 +51,7 @@ export async function resumeStalledSplits(
     const sequence = checkpoint?.sequence ?? 0;
     const claimed = { ...(checkpoint ?? firstCheckpoint()), sequence: sequence + 1, savedAt: now };
     if (!(await deps.ledger.saveSplitCheckpoint(batch.batchId, sequence, claimed))) continue;
+    await deps.beforeHandOver?.(batch.batchId);
     await deps.continuations.handOver({
       batchId: batch.batchId,
       sequence: claimed.sequence,

@@ -546,7 +546,8 @@ export class LocalPipeline {
    * poller waits for longer than an invocation can run before it decides so).
    */
   async resumeInterruptedSplits(): Promise<string[]> {
-    const resumed = await resumeStalledSplits(
+    const reconcile = new ReconcileService({ ledger: this.ledger, queue: this.sendQueue });
+    return resumeStalledSplits(
       {
         ledger: this.ledger,
         continuations: new SqsSplitContinuations({
@@ -556,17 +557,20 @@ export class LocalPipeline {
         clock: systemClock,
         // Only a file this run has put back: the uploads died with the interrupted run.
         fileIsThere: (source) => this.#holds(source),
+        // The split carries on from its checkpoint and queues its last chunk again, which is enough
+        // in AWS, where the queue outlives a splitter. Here the queue died with the interrupted
+        // run: the rows its split had recorded and queued before that chunk are in the ledger only.
+        // Queue every undecided row of the batch again (the claim still sends each once; a
+        // `sending` row becomes unknown, as a row of a dead sender must), and recount what that
+        // run decided and never added to the counters: before the split moves on, while every row
+        // of the batch last moved before this process began (the start-of-run recount only takes
+        // batches already sending).
+        beforeHandOver: async (batchId) => {
+          await reconcile.redriveBatch(batchId, { countsMovedBefore: this.#startedAt });
+        },
       },
       0,
     );
-    // The split carries on from its checkpoint and queues its last chunk again, which is enough in
-    // AWS, where the queue outlives a splitter. Here the queue died with the interrupted run: the
-    // rows its split had recorded and queued before that chunk are in the ledger only. Queue every
-    // undecided row of the batch again (the claim still sends each once; a `sending` row becomes
-    // unknown, as a row of a dead sender must).
-    const reconcile = new ReconcileService({ ledger: this.ledger, queue: this.sendQueue });
-    for (const batchId of resumed) await reconcile.redriveBatch(batchId);
-    return resumed;
   }
 
   async #holds(source: { bucket: string; key: string }): Promise<boolean> {

@@ -1,10 +1,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
 import { uploadedObjectOf } from '../../lambdas/handlers/s3-records.ts';
 import type { NewRow } from '../../lambdas/ports/ledger.ts';
-import { batchIdOfUpload, LocalPipeline } from '../../local/runtime/local-pipeline.ts';
+import { batchIdOfUpload, LOCAL_NAMES, LocalPipeline } from '../../local/runtime/local-pipeline.ts';
+import { localClientConfig } from '../../local/standins/index.ts';
 import { DEMO_CAMPAIGNS } from '../../sandbox/index.ts';
 
 const CAMPAIGN = DEMO_CAMPAIGNS.choice;
@@ -55,9 +58,13 @@ async function uploadAndCreateBatch(pipeline: LocalPipeline, csvPath: string) {
 describe('a split interrupted with the local run, resumed by the next run', () => {
   let dir: string;
   let pipeline: LocalPipeline;
+  /** Before the pipeline began: when the interrupted runs did what they did. */
+  let earlierRun: number;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'gift-batch-resume-split-'));
+    // Not so long ago that the poller would take the split for stalled (17 min) and resume it.
+    earlierRun = Date.now() - 1_000;
     pipeline = await LocalPipeline.start({
       stateDir: join(dir, 'state'),
       fresh: true,
@@ -126,7 +133,9 @@ describe('a split interrupted with the local run, resumed by the next run', () =
   it('never puts back to pending a row of the dead chunk that was sent since', async () => {
     // Prepare: the split recorded rows 1-2 (checkpoint), then wrote rows 3-4 and died before their
     // checkpoint. A reconcile goes by the ledger, not the checkpoint: it queued rows 3-4 since, and
-    // row 3's gift was created (recorded here as a sender would have).
+    // row 3's gift was created (recorded here as a sender would have), then that run was killed
+    // too, before it added row 3 to the batch's counters: the next run must correct them from the
+    // rows to complete the batch. All of that happened before this run began.
     const sandbox = pipeline.sandbox;
     if (!sandbox) throw new Error('the sandbox should be running');
     const giftsBefore = sandbox.journal.gifts.length;
@@ -135,6 +144,12 @@ describe('a split interrupted with the local run, resumed by the next run', () =
     await writeFile(csvPath, `${[HEADER, ...lines].join('\r\n')}\r\n`);
     const { batchId } = await uploadAndCreateBatch(pipeline, csvPath);
     const { ledger } = pipeline;
+    // The same table (the pipeline put its endpoint in the handlers' environment), by the dead runs.
+    const deadRuns = new DynamoDbLedger({
+      client: new DynamoDBClient(localClientConfig(process.env.AWS_ENDPOINT_URL_DYNAMODB ?? '')),
+      tableName: LOCAL_NAMES.ledgerTable,
+      clock: { now: () => earlierRun },
+    });
     const rowOf = (row: number): NewRow => {
       const recorded = recordedRow(batchId, row);
       const lastName = `Chunk${row}`;
@@ -144,18 +159,18 @@ describe('a split interrupted with the local run, resumed by the next run', () =
         body: { campaign_id: CAMPAIGN, recipient: { first_name: 'Dead', last_name: lastName } },
       };
     };
-    await ledger.putRows([1, 2, 3, 4].map(rowOf));
-    await ledger.saveSplitCheckpoint(batchId, 0, {
+    await deadRuns.putRows([1, 2, 3, 4].map(rowOf));
+    await deadRuns.saveSplitCheckpoint(batchId, 0, {
       nextRow: 3,
       lastChunkFrom: 1,
       totals: { rows: 2, valid: 2, invalid: 0 },
       sequence: 1,
-      savedAt: Date.now() - 1_000,
+      savedAt: earlierRun,
       objectETag: null,
     });
-    const now = new Date().toISOString();
-    await ledger.claimRow(batchId, 3, now);
-    await ledger.recordSend(
+    const now = new Date(earlierRun).toISOString();
+    await deadRuns.claimRow(batchId, 3, now);
+    await deadRuns.recordSend(
       batchId,
       3,
       {
@@ -171,7 +186,6 @@ describe('a split interrupted with the local run, resumed by the next run', () =
       },
       now,
     );
-    await ledger.addToCounts(batchId, { created: 1, settled: 1 }, now);
 
     // Act: the next run resumes the split, its file being there.
     const resumed = await pipeline.resumeInterruptedSplits();
@@ -180,7 +194,8 @@ describe('a split interrupted with the local run, resumed by the next run', () =
       signal: AbortSignal.timeout(90_000),
     });
 
-    // Assess: row 3 keeps its gift and is not sent again; every other row gets one gift.
+    // Assess: row 3 keeps its gift and is not sent again; every other row gets one gift; the
+    // counters, corrected from the rows, count row 3 once.
     expect(resumed).toEqual([batchId]);
     expect(batch.phase).toBe('complete');
     expect(await ledger.getRow(batchId, 3)).toMatchObject({
@@ -192,5 +207,6 @@ describe('a split interrupted with the local run, resumed by the next run', () =
       .map((gift) => (gift.body as { recipient?: { last_name?: string } }).recipient?.last_name)
       .sort();
     expect(lastNames).toEqual(['Chunk1', 'Chunk2', 'Chunk4', 'Chunk5']);
+    expect(batch.counts).toMatchObject({ rows: 5, valid: 5, created: 5, settled: 5, unknown: 0 });
   }, 120_000);
 });

@@ -355,6 +355,36 @@ describe('SplitService across invocations', () => {
     expect((await ledger.getBatch(after[0] ?? ''))?.fileError).toBeNull();
   });
 
+  it('lets the caller act on a claimed split before it is handed over', async () => {
+    // Prepare: a split that died; locally the run recounts and re-queues its rows first.
+    const queue = new CrashingQueue(1);
+    const { clock, ledger, continuations, service, object } = setUp({ queue });
+    await expect(service.split(object, PLENTY)).rejects.toThrow('died here');
+    clock.ms += STALLED_AFTER_MS;
+    const seen: { batchId: string; sequence: number | undefined; handedOver: number }[] = [];
+    const beforeHandOver = async (batchId: string) => {
+      const batch = await ledger.getBatch(batchId);
+      seen.push({
+        batchId,
+        sequence: batch?.splitCheckpoint?.sequence,
+        handedOver: continuations.handedOver.length,
+      });
+    };
+
+    // Act
+    const resumed = await resumeStalledSplits(
+      { ledger, continuations, clock, beforeHandOver },
+      STALLED_AFTER_MS,
+    );
+
+    // Assess: called once, with the split claimed (the dead invocation saved sequence 1, the
+    // claim 2) and nothing handed over yet.
+    expect(seen).toEqual([{ batchId: resumed[0], sequence: 2, handedOver: 0 }]);
+    expect(continuations.handedOver).toHaveLength(1);
+    await deliverAll(service, continuations, PLENTY);
+    expect(queuedRows(queue)).toEqual(VALID_ROWS);
+  });
+
   it('stops with the rows so far when the file was replaced between two invocations', async () => {
     // Prepare
     const { ledger, objects, queue, continuations, service, object } = setUp();
