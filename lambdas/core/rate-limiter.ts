@@ -227,10 +227,7 @@ export class FleetRateLimiter {
         version: (read?.version ?? 0) + 1,
         pausedUntil: Math.max(state.pausedUntil, until),
         pauseReason: reason,
-        // Only a throttle restarts the hold before probing: maintenance says nothing of the rate.
-        ...(feedback === 'throttled'
-          ? { throttledUntil: Math.max(state.throttledUntil ?? 0, until) }
-          : {}),
+        ...probeClock(state, feedback, until, now),
         nextSlotAt: Math.max(state.nextSlotAt, until),
         ...(newEpisode
           ? {
@@ -472,6 +469,25 @@ export class Permits {
       return { kind: 'go', at: this.#clock.now() };
     }
   }
+}
+
+/**
+ * Where the probe's clock stands after a pause. A throttle restarts it (hold, then probe from the
+ * measured limit). Maintenance says nothing of the rate, so it neither restarts the clock nor lets
+ * it run: the instant it counts from moves on by the pause it adds, and after the window the fleet
+ * probes exactly as it did before it.
+ */
+function probeClock(
+  state: LimiterState,
+  feedback: 'throttled' | 'unavailable',
+  until: number,
+  now: number,
+): Pick<LimiterState, 'throttledUntil'> {
+  if (feedback === 'throttled')
+    return { throttledUntil: Math.max(state.throttledUntil ?? 0, until) };
+  if (state.throttledUntil === undefined) return {};
+  const addedPauseMs = Math.max(0, until - Math.max(now, state.pausedUntil));
+  return { throttledUntil: state.throttledUntil + addedPauseMs };
 }
 
 /**

@@ -31,8 +31,9 @@ export interface LimiterState {
   blocks?: { at: number; count: number; interval: number }[];
   /**
    * When the latest throttle's (429) pause ends (ms): the probe above the measured limit counts from
-   * it. A maintenance pause (503) does not move it. Absent before any throttle, and in a state an
-   * earlier version wrote (`pausedUntil` stands in).
+   * it. A maintenance pause (503) moves it on by the time it adds, so the probe's clock stops through
+   * a window instead of restarting. Absent before any throttle, and in a state an earlier version
+   * wrote (`pausedUntil` stands in).
    */
   throttledUntil?: number;
   /** The limit measured at the throttle episodes so far, averaged (requests/s); absent: none yet. */

@@ -103,49 +103,66 @@ describe('FleetRateLimiter, in virtual time', () => {
   });
 
   it('comes back from a maintenance window at the rate it had, and goes on probing where it was', async () => {
-    // Prepare: a fleet that measured 100 requests/s at a throttle whose pause ended at 0, and has
-    // used every slot since: 8 s later it is probing above the limit it measured.
-    const time = new VirtualTime();
-    const clock = { now: () => time.now };
-    const store = new InMemoryLimiterStore();
-    const limiter = new FleetRateLimiter({ store, clock, sleep: time.sleep });
-    store.state = {
-      version: 1,
-      nextSlotAt: 0,
-      pausedUntil: 0,
-      throttledUntil: 0,
-      pauseReason: null,
-      rate: limiter.settings.holdShare * 100,
-      phase: 'steady',
-      throttledAt: -1_500,
-      pauseBeganAt: -1_300,
-      rateAtThrottle: 130,
-      estimated: true,
-      measuredLimit: 100,
-      windowStartedAt: 0,
-      reservedInWindow: 0,
-      sendRate: 0,
+    // Prepare: two twin fleets that measured 100 requests/s at a throttle whose pause ended at 0,
+    // and have used every slot since: 8 s later both are probing above the limit they measured.
+    const fleet = () => {
+      const time = new VirtualTime();
+      const store = new InMemoryLimiterStore();
+      const limiter = new FleetRateLimiter({
+        store,
+        clock: { now: () => time.now },
+        sleep: time.sleep,
+      });
+      store.state = {
+        version: 1,
+        nextSlotAt: 0,
+        pausedUntil: 0,
+        throttledUntil: 0,
+        pauseReason: null,
+        rate: limiter.settings.holdShare * 100,
+        phase: 'steady',
+        throttledAt: -1_500,
+        pauseBeganAt: -1_300,
+        rateAtThrottle: 130,
+        estimated: true,
+        measuredLimit: 100,
+        windowStartedAt: 0,
+        reservedInWindow: 0,
+        sendRate: 0,
+      };
+      const rateAfterSendingUntil = async (end: number) => {
+        await time.run(
+          (async () => {
+            while (time.now < end) {
+              const slots = await limiter.reserve(1_000);
+              await time.sleep((slots.at(-1) ?? time.now) - time.now + 1);
+            }
+          })(),
+        );
+        return store.state?.rate ?? 0;
+      };
+      return { time, limiter, rateAfterSendingUntil };
     };
-    const useEverySlotUntil = async (end: number) => {
-      while (time.now < end) {
-        const slots = await limiter.reserve(1_000);
-        await time.sleep((slots.at(-1) ?? time.now) - time.now + 1);
-      }
-    };
-    await time.run(useEverySlotUntil(8_000));
-    const before = store.state?.rate ?? 0;
+    const maintained = fleet();
+    const twin = fleet();
+    const before = await maintained.rateAfterSendingUntil(8_000);
+    await twin.rateAfterSendingUntil(8_000);
 
-    // Act: a 503 with Retry-After 5 s, then two more seconds of sending.
-    await limiter.answered(time.now - 200, 'unavailable', 5_000);
-    await time.run(useEverySlotUntil(13_000 + 200));
-    const back = store.state?.rate ?? 0;
-    await time.run(useEverySlotUntil(15_000));
-    const twoSecondsLater = store.state?.rate ?? 0;
+    // Act: one meets a 503 with Retry-After 5 s, then sends two more seconds; the twin just sends.
+    await maintained.limiter.answered(maintained.time.now - 200, 'unavailable', 5_000);
+    const back = await maintained.rateAfterSendingUntil(13_200);
+    const afterWindow = await maintained.rateAfterSendingUntil(15_200);
+    const twinFrom = await twin.rateAfterSendingUntil(8_200);
+    const twinTo = await twin.rateAfterSendingUntil(10_200);
 
-    // Assess: not lowered, not held for `holdMs` as after a throttle: still probing upward.
-    expect(before).toBeGreaterThan(limiter.settings.holdShare * 100);
+    // Assess: not lowered, not held for `holdMs` as after a throttle, and probing as fast as the
+    // twin that met no window (the window's five seconds did not count as probing time).
+    expect(before).toBeGreaterThan(maintained.limiter.settings.holdShare * 100);
     expect(back).toBeGreaterThanOrEqual(before);
-    expect(twoSecondsLater).toBeGreaterThan(back + 0.5);
+    const growth = afterWindow / back - 1;
+    const twinGrowth = twinTo / twinFrom - 1;
+    expect(growth).toBeGreaterThan(0.9 * twinGrowth);
+    expect(growth).toBeLessThan(1.1 * twinGrowth);
   });
 
   it('takes one stray 429 read late on a busy machine as a small step down, not as a measurement', async () => {
