@@ -247,10 +247,12 @@ function killScenario(name: string, killAt: number, when: string, splitDone: boo
             violations.push(`the run ended before ${killAt} gifts:\n${saidToUser(first.output())}`);
             return;
           }
-          const tree = await processTree(first.pid);
-          const ports = await listeningPorts(tree);
+          // Hold the answers first: late in a batch the last POSTs follow within a second, and
+          // reading the process tree first (slow on a loaded machine) once let them all through.
           await sandbox.configure({ latencyMs: { min: HELD_ANSWER_MS, max: HELD_ANSWER_MS } });
           const heldSince = Date.now();
+          const tree = await processTree(first.pid);
+          const ports = await listeningPorts(tree);
           if (!(await postArrives(sandbox, first, heldSince))) {
             violations.push(
               `the run sent nothing more to kill it on:\n${saidToUser(first.output())}`,
