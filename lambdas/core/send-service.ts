@@ -240,10 +240,13 @@ export class SendService {
       }
       case 'not-sent': {
         const movedFrom = await this.#ledger.releaseRow(batchId, row, now);
+        // The &Open client holds back a request whose bytes would leave inside a pause that began
+        // while it waited for a socket: it comes back when the pause ends, not a fixed 5 s later.
+        const pausedForMs = this.#limiter ? this.#limiter.pausedUntil - this.#clock.now() : 0;
         return {
           kind: 'retry',
-          reason: 'not-sent',
-          retryAfterMs: null,
+          reason: pausedForMs > 0 ? 'paused' : 'not-sent',
+          retryAfterMs: pausedForMs > 0 ? pausedForMs : null,
           detail: outcome.message,
           movedFrom,
         };

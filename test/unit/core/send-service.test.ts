@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { FleetRateLimiter } from '../../../lambdas/core/rate-limiter.ts';
 import { CountsByBatch } from '../../../lambdas/core/send-counts.ts';
 import { SendService } from '../../../lambdas/core/send-service.ts';
 import type {
@@ -11,6 +12,7 @@ import type {
 } from '../../../lambdas/ports/gifting-api.ts';
 import type { NewRow } from '../../../lambdas/ports/ledger.ts';
 import { InMemoryLedger } from '../../support/in-memory-ledger.ts';
+import { InMemoryLimiterStore } from '../../support/simulated-fleet.ts';
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
 const SETTINGS = { firstPollAfterMs: 2_000, pollDeadlineMs: 600_000 };
@@ -18,9 +20,12 @@ const SETTINGS = { firstPollAfterMs: 2_000, pollDeadlineMs: 600_000 };
 /** A gifting API that answers POSTs from a script and records every body it was sent. */
 class ScriptedApi implements GiftingApi {
   readonly posted: GiftRequestBody[] = [];
+  /** Runs while the request is on its way (what the rest of the fleet hears meanwhile). */
+  beforeAnswer: () => Promise<void> = async () => {};
   constructor(private readonly answers: ApiCall<GiftRequest>[]) {}
   async createGiftRequest(body: GiftRequestBody): Promise<ApiCall<GiftRequest>> {
     this.posted.push(body);
+    await this.beforeAnswer();
     const answer = this.answers.shift();
     if (!answer) throw new Error('no scripted answer left');
     return answer;
@@ -278,6 +283,31 @@ describe('SendService', () => {
       expect(api.posted).toHaveLength(2);
     },
   );
+
+  it('brings back a request the client held inside a pause when the pause ends, not 5 s later', async () => {
+    // Prepare: the fleet hears a 429 (Retry-After 1.5 s) while this POST waits for a socket, and
+    // the client holds it back: nothing was written.
+    const clock = { now: () => T0 };
+    const limiter = new FleetRateLimiter({ store: new InMemoryLimiterStore(), clock });
+    const ledger = new InMemoryLedger();
+    await ledger.putRows([pendingRow()]);
+    const held: ApiCall<GiftRequest> = {
+      kind: 'transport-failure',
+      requestSent: false,
+      reason: 'other',
+      message: "not written: &Open's Retry-After runs until later",
+    };
+    const api = new ScriptedApi([held]);
+    api.beforeAnswer = () => limiter.answered(T0, 'throttled', 1_500);
+    const service = new SendService({ ledger, api, clock, settings: SETTINGS, limiter });
+
+    // Act
+    const result = await service.send({ batchId: 'b1', row: 1 });
+
+    // Assess
+    expect(result).toMatchObject({ kind: 'retry', reason: 'paused', retryAfterMs: 1_500 });
+    expect((await ledger.getRow('b1', 1))?.state).toBe('pending');
+  });
 
   it('stops the batch on a bad key and burns no row: later rows are not even claimed', async () => {
     // Prepare
