@@ -13,6 +13,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { mapWithConcurrency } from '../core/concurrency.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type {
   BatchCounts,
@@ -194,39 +195,22 @@ export class DynamoDbLedger implements Ledger {
       groups.push(items.slice(start, start + BATCH_WRITE_SIZE));
     }
     // A few requests in flight: a chunk of rows costs one round trip, not one per 25 rows.
-    const next = groups.values();
-    const worker = async () => {
-      for (let group = next.next(); !group.done; group = next.next()) {
-        await this.#batchWrite(group.value);
-      }
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(PUT_ROWS_CONCURRENCY, groups.length) }, worker),
-    );
+    await mapWithConcurrency(groups, PUT_ROWS_CONCURRENCY, (group) => this.#batchWrite(group));
   }
 
   async putRowsIfAbsent(rows: NewRow[]): Promise<void> {
     const now = new Date(this.#clock.now()).toISOString();
-    const next = rows.values();
-    const worker = async () => {
-      for (let row = next.next(); !row.done; row = next.next()) {
-        try {
-          await this.#documents.send(
-            new PutCommand({
-              TableName: this.#tableName,
-              Item: toRowItem(row.value, now),
-              ConditionExpression: 'attribute_not_exists(pk)',
-            }),
-          );
-        } catch (error) {
-          // Written by the invocation that died: the same row from the same file, maybe sent since.
-          if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        }
-      }
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(PUT_IF_ABSENT_CONCURRENCY, rows.length) }, worker),
-    );
+    await mapWithConcurrency(rows, PUT_IF_ABSENT_CONCURRENCY, async (row) => {
+      // Refused where the invocation that died wrote it: the same row of the same file, maybe
+      // claimed or sent since, which is kept as it is.
+      await this.#sendIf(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: toRowItem(row, now),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    });
   }
 
   async completeSplit(
