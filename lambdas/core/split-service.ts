@@ -207,7 +207,7 @@ export class SplitService {
       sequence: sequence + 1,
       savedAt: this.#clock.now(),
       // Should this invocation die after writing its first chunk, the next resume knows its size.
-      chunkRows: Math.max(checkpoint?.chunkRows ?? 0, this.#settings.chunkSize),
+      chunkRows: this.#largestChunk(checkpoint),
     };
     if (!(await this.#ledger.saveSplitCheckpoint(batchId, sequence, claimed))) {
       return { kind: 'duplicate', batchId };
@@ -271,7 +271,7 @@ export class SplitService {
     }
 
     const nextRow = checkpoint?.nextRow ?? 1;
-    const chunkRows = Math.max(checkpoint?.chunkRows ?? 0, this.#settings.chunkSize);
+    const chunkRows = this.#largestChunk(checkpoint);
     const progress: Progress = {
       batchId,
       totals,
@@ -440,6 +440,11 @@ export class SplitService {
     await this.#queue.enqueue(
       ledgerRows.filter((row) => row.state === 'pending').map((row) => ({ batchId, row: row.row })),
     );
+  }
+
+  /** The most rows any invocation of this split writes in one chunk: its own, or an earlier one's. */
+  #largestChunk(checkpoint: SplitCheckpoint | null): number {
+    return Math.max(checkpoint?.chunkRows ?? 0, this.#settings.chunkSize);
   }
 
   #isoNow(): string {
