@@ -131,7 +131,7 @@ export class SendService {
     // The claim took a moment: a pause may have begun since the slot was cleared.
     if (this.#limiter && !(await this.#limiter.clearToSend())) {
       const movedFrom = await this.#ledger.releaseRow(batchId, row, this.#isoNow());
-      const waitMs = Math.max(0, this.#limiter.pausedUntil - this.#clock.now());
+      const waitMs = this.#pauseLeftMs();
       return {
         kind: 'retry',
         reason: 'paused',
@@ -242,7 +242,7 @@ export class SendService {
         const movedFrom = await this.#ledger.releaseRow(batchId, row, now);
         // The &Open client holds back a request whose bytes would leave inside a pause that began
         // while it waited for a socket: it comes back when the pause ends, not a fixed 5 s later.
-        const pausedForMs = this.#limiter ? this.#limiter.pausedUntil - this.#clock.now() : 0;
+        const pausedForMs = this.#pauseLeftMs();
         return {
           kind: 'retry',
           reason: pausedForMs > 0 ? 'paused' : 'not-sent',
@@ -288,6 +288,11 @@ export class SendService {
       batch?.phase === 'stopped' ? (batch.stopReason ?? 'the batch was stopped') : null;
     this.#batchPhases.set(batchId, { stopReason, readAt: this.#clock.now() });
     return stopReason;
+  }
+
+  /** How long the fleet's pause still runs, as this sender knows it (0: not paused). */
+  #pauseLeftMs(): number {
+    return this.#limiter ? Math.max(0, this.#limiter.pausedUntil - this.#clock.now()) : 0;
   }
 
   #isoNow(): string {
