@@ -1,14 +1,18 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger.ts';
 import { uploadedObjectOf } from '../../lambdas/handlers/s3-records.ts';
 import type { NewRow } from '../../lambdas/ports/ledger.ts';
-import { batchIdOfUpload, LOCAL_NAMES, LocalPipeline } from '../../local/runtime/local-pipeline.ts';
+import {
+  batchIdOfUpload,
+  LOCAL_NAMES,
+  type LocalPipeline,
+} from '../../local/runtime/local-pipeline.ts';
 import { localClientConfig } from '../../local/standins/index.ts';
 import { DEMO_CAMPAIGNS } from '../../sandbox/index.ts';
+import { type ScratchPipeline, startScratchPipeline } from '../support/scratch-pipeline.ts';
 
 const CAMPAIGN = DEMO_CAMPAIGNS.choice;
 const HEADER = 'campaign_id,external_id,first_name,last_name,email';
@@ -56,27 +60,25 @@ async function uploadAndCreateBatch(pipeline: LocalPipeline, csvPath: string) {
  * resumes the split; every row must then be sent, those recorded before the last chunk included.
  */
 describe('a split interrupted with the local run, resumed by the next run', () => {
+  let scratch: ScratchPipeline;
   let dir: string;
   let pipeline: LocalPipeline;
   /** Before the pipeline began: when the interrupted runs did what they did. */
   let earlierRun: number;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'gift-batch-resume-split-'));
     // Not so long ago that the poller would take the split for stalled (17 min) and resume it.
     earlierRun = Date.now() - 1_000;
-    pipeline = await LocalPipeline.start({
-      stateDir: join(dir, 'state'),
-      fresh: true,
+    scratch = await startScratchPipeline('resume-split', {
       sandbox: { redemptionUrlDelayMs: 200 },
       pollEveryMs: 150,
       environment: { POLL_FIRST_AFTER_MS: '100', POLL_MIN_INTERVAL_MS: '100' },
     });
+    ({ dir, pipeline } = scratch);
   }, 60_000);
 
   afterAll(async () => {
-    await pipeline?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await scratch?.stop();
   });
 
   it('sends every row once, those recorded before the last chunk too', async () => {
