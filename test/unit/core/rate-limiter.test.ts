@@ -1,9 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { FleetRateLimiter, Permits } from '../../../lambdas/core/rate-limiter.ts';
+import {
+  FleetRateLimiter,
+  Permits,
+  type RateLimitSettings,
+} from '../../../lambdas/core/rate-limiter.ts';
 import { dynamoDbItemBytes } from '../../support/dynamodb-item-size.ts';
 import { InMemoryLimiterStore, simulateFleet, VirtualTime } from '../../support/simulated-fleet.ts';
 
 const FLEET = { latencyMs: { min: 150, max: 250 }, senders: 5, batch: 10 } as const;
+
+/** A limiter on virtual time with a store of its own: how most of these tests begin. */
+function limiterOnVirtualTime(settings: Partial<RateLimitSettings> = {}) {
+  const time = new VirtualTime();
+  const clock = { now: () => time.now };
+  const store = new InMemoryLimiterStore();
+  const limiter = new FleetRateLimiter({ store, clock, sleep: time.sleep, settings });
+  return { time, clock, store, limiter };
+}
 
 describe('FleetRateLimiter, in virtual time', () => {
   it('never lets the fleet exceed a configured ceiling, so a tenant who knows its limit sees no 429', async () => {
@@ -60,10 +73,7 @@ describe('FleetRateLimiter, in virtual time', () => {
 
   it('holds just under the limit it measured, then probes above it, faster the longer calls succeed', async () => {
     // Prepare: a fleet that measured 100 requests/s at a throttle whose pause ended at 0.
-    const time = new VirtualTime();
-    const clock = { now: () => time.now };
-    const store = new InMemoryLimiterStore();
-    const limiter = new FleetRateLimiter({ store, clock, sleep: time.sleep });
+    const { time, store, limiter } = limiterOnVirtualTime();
     const { holdShare, holdMs } = limiter.settings;
     store.state = {
       version: 1,
@@ -168,10 +178,7 @@ describe('FleetRateLimiter, in virtual time', () => {
   it('takes one stray 429 read late on a busy machine as a small step down, not as a measurement', async () => {
     // Prepare: a fleet sending 100 requests/s that has reserved no slots lately (its requests
     // leave late and bunched), and reads a 429 two seconds after the request went out.
-    const time = new VirtualTime();
-    const clock = { now: () => time.now };
-    const store = new InMemoryLimiterStore();
-    const limiter = new FleetRateLimiter({ store, clock, sleep: time.sleep });
+    const { time, store, limiter } = limiterOnVirtualTime();
     store.state = {
       version: 1,
       nextSlotAt: 0,
@@ -349,10 +356,7 @@ describe('FleetRateLimiter, in virtual time', () => {
 
   it('does not raise the rate while the fleet is not using it', async () => {
     // Prepare
-    const time = new VirtualTime();
-    const clock = { now: () => time.now };
-    const store = new InMemoryLimiterStore();
-    const limiter = new FleetRateLimiter({ store, clock, sleep: time.sleep });
+    const { time, store, limiter } = limiterOnVirtualTime();
 
     // Act: one request a second for a minute, far below any rate.
     await time.run(
@@ -404,15 +408,7 @@ describe("the fleet's limiter state in the ledger table", () => {
 
   it('still knows how fast the fleet sent over the last half second at 1,000 requests/s in small blocks', async () => {
     // Prepare: twenty invocations drawing ten slots at a time, at a ceiling of 1,000 requests/s.
-    const time = new VirtualTime();
-    const clock = { now: () => time.now };
-    const store = new InMemoryLimiterStore();
-    const limiter = new FleetRateLimiter({
-      store,
-      clock,
-      sleep: time.sleep,
-      settings: { ceilingRps: 1_000 },
-    });
+    const { time, clock, store, limiter } = limiterOnVirtualTime({ ceilingRps: 1_000 });
 
     // Act
     await time.run(
