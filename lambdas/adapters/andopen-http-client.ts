@@ -326,6 +326,7 @@ export class AndOpenHttpClient implements GiftingApi {
       let socket: Socket | undefined;
       let isTls = false;
       let connectTimer: NodeJS.Timeout | undefined;
+      let writtenAt: number | undefined;
 
       const settle = (call: HttpCall<T>): void => {
         if (settled) return;
@@ -382,7 +383,8 @@ export class AndOpenHttpClient implements GiftingApi {
           );
           return;
         }
-        publishWritten(published, newConnection, this.#now);
+        writtenAt = this.#now();
+        publishWritten(published, newConnection, writtenAt);
         request.end(payload);
       };
       request.on('socket', (assigned) => {
@@ -456,7 +458,8 @@ export class AndOpenHttpClient implements GiftingApi {
         response.on('end', () => {
           const status = response.statusCode ?? 0;
           const text = new TextDecoder().decode(Buffer.concat(chunks));
-          settle(this.#answer(status, response.headers, text, parseBody));
+          const answer = this.#answer(status, response.headers, text, parseBody);
+          settle(writtenAt === undefined ? answer : { ...answer, writtenAt });
         });
       });
     });
@@ -539,10 +542,10 @@ class IdleStampedPool {
 function publishWritten(
   request: { call: number; method: Method; path: string },
   newConnection: boolean,
-  now: () => number,
+  at: number,
 ): void {
   if (!requestWritten.hasSubscribers) return;
-  requestWritten.publish({ ...request, at: now(), newConnection } satisfies AndOpenRequestWritten);
+  requestWritten.publish({ ...request, at, newConnection } satisfies AndOpenRequestWritten);
 }
 
 /** resolveBaseUrl, with the key removed from the error should someone paste it as the URL. */

@@ -134,6 +134,12 @@ export interface ApiResponse<T> {
   errors: ApiError[];
   /** `Retry-After`, parsed and clamped, in milliseconds; null when absent or unparseable. */
   retryAfterMs: number | null;
+  /**
+   * When the request's bytes were handed to the socket (ms, the client's clock): when it reached
+   * &Open, give or take the network. The rate limiter measures the limit from it. Absent when the
+   * client cannot tell (test doubles).
+   */
+  writtenAt?: number;
 }
 
 /**

@@ -116,4 +116,43 @@ describe('AndOpenHttpClient under a Retry-After', () => {
     expect(after).toMatchObject({ kind: 'response', status: 429 });
     expect(server.arrived).toHaveLength(2);
   });
+
+  it('says when it wrote each request: one that waited for a free socket, once that socket came free', async () => {
+    // Prepare: a server that answers 404 after 30 ms and notes when each answer left; one socket,
+    // so the second request waits for the first one's answer.
+    const answersLeftAt: number[] = [];
+    const server = http.createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        setTimeout(() => {
+          answersLeftAt.push(Date.now());
+          response.writeHead(404, { 'Content-Type': 'application/json' });
+          response.end(JSON.stringify({ errors: [{ type: 'invalid_request_error' }] }));
+        }, 30);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const api = client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, {
+      maxSockets: 1,
+    });
+    const startedAt = Date.now();
+
+    // Act
+    const [first, second] = await Promise.all([
+      api.getGiftRequest(GIFT_ID),
+      api.getGiftRequest(GIFT_ID),
+    ]);
+
+    // Assess: the rate limiter times its measurement by these instants.
+    expect(first).toMatchObject({ kind: 'response', status: 404 });
+    expect(second).toMatchObject({ kind: 'response', status: 404 });
+    const writtenAt = (call: typeof first) => (call.kind === 'response' ? call.writtenAt : null);
+    expect(writtenAt(first)).toBeGreaterThanOrEqual(startedAt);
+    expect(writtenAt(first)).toBeLessThanOrEqual(answersLeftAt[0] ?? 0);
+    expect(writtenAt(second)).toBeGreaterThanOrEqual(answersLeftAt[0] ?? Number.POSITIVE_INFINITY);
+  });
 });

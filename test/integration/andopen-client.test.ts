@@ -161,6 +161,7 @@ describe('AndOpenHttpClient: what it sends', () => {
       body: GIFT,
       errors: [],
       retryAfterMs: null,
+      writtenAt: expect.any(Number),
     });
   });
 
@@ -433,6 +434,7 @@ describe('AndOpenHttpClient: reading answers', () => {
       body: null,
       errors: [errors[0], errors[1], { ...errors[2], param: null }],
       retryAfterMs: null,
+      writtenAt: expect.any(Number),
     });
   });
 
@@ -455,6 +457,7 @@ describe('AndOpenHttpClient: reading answers', () => {
       body: null,
       errors: [],
       retryAfterMs: null,
+      writtenAt: expect.any(Number),
     });
   });
 
@@ -477,6 +480,7 @@ describe('AndOpenHttpClient: reading answers', () => {
       body: null,
       errors: [],
       retryAfterMs: null,
+      writtenAt: expect.any(Number),
     });
   });
 
