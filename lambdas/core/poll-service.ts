@@ -8,7 +8,7 @@ import {
   type GetOutcome,
   retryAfterOf,
 } from './outcome.ts';
-import { type FleetRateLimiter, type LimiterFeedback, Permits } from './rate-limiter.ts';
+import { type FleetRateLimiter, type LimiterFeedback, Permits, sentAt } from './rate-limiter.ts';
 import { settleFromKeptNews } from './webhooks/kept-news.ts';
 
 export interface PollSettings {
@@ -115,8 +115,13 @@ export class PollService {
     const permit = await this.#clearedToGet(permits);
     if (permit.kind === 'wait') return false; // still due: the next run takes it
     report.polled += 1;
-    const outcome = classifyGet(await this.#api.getGiftRequest(row.giftRequestId));
-    await this.#limiter?.answered(permit.at, feedbackOf(outcome), retryAfterOf(outcome));
+    const call = await this.#api.getGiftRequest(row.giftRequestId);
+    const outcome = classifyGet(call);
+    await this.#limiter?.answered(
+      sentAt(call, permit.at),
+      feedbackOf(outcome),
+      retryAfterOf(outcome),
+    );
     const nowMs = this.#clock.now();
     const now = this.#isoNow();
     const pastDeadline = row.pollDeadlineAt !== null && nowMs >= row.pollDeadlineAt;

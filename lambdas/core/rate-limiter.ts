@@ -1,4 +1,5 @@
 import type { Clock } from '../ports/clock.ts';
+import type { ApiCall } from '../ports/gifting-api.ts';
 import type { LimiterState, LimiterStore } from '../ports/rate-limit.ts';
 
 export interface RateLimitSettings {
@@ -35,13 +36,13 @@ export interface RateLimitSettings {
 
 export const DEFAULT_RATE_LIMIT_SETTINGS: RateLimitSettings = {
   ceilingRps: null,
-  initialRps: 20,
+  initialRps: 50,
   minRps: 0.5,
   growthIntervalMs: 250,
   slowStartGrowth: 1.25,
-  holdShare: 0.985,
+  holdShare: 1,
   holdMs: 3_000,
-  probeAcceleration: 0.002,
+  probeAcceleration: 0.0015,
   decrease: 0.95,
   maxWaitMs: 20_000,
   defaultPauseMs: 1_000,
@@ -58,17 +59,24 @@ const MIN_SAMPLES = 8;
 const ESTIMATE_GRACE_MS = 2_000;
 /** A reservation covers about this long at the current rate. */
 const BLOCK_SECONDS = 0.1;
+/**
+ * An instance that sent this share of the fleet's requests before a pause sent for the whole fleet
+ * (one machine): it heard every answer of the episode and measures from them alone.
+ */
+const ALONE_SHARE = 0.9;
 /** Below this accepted share an episode was a clear overshoot, worth measuring the limit from… */
 const MEASURABLE_SHARE = 0.85;
 /** …given at least this many refusals (one stray 429 is no measurement). */
 const MIN_REFUSED = 3;
+/** A growth window whose schedule stood empty longer than this share of it was not used fully. */
+const IDLE_SHARE = 0.2;
 /** Weight of a growth window's send rate in the smoothed rate (8 windows of 250 ms ≈ 2 s). */
 const SMOOTHING = 0.125;
 /**
  * A probe this far above the measured limit without a throttle: the measurement was wrong or the
  * limit has risen; search again as at the start (slow start) rather than creep.
  */
-const STALE_LIMIT_FACTOR = 1.3;
+const STALE_LIMIT_FACTOR = 1.5;
 /**
  * The shared state remembers the fleet's reservations this long, to measure its real rate when a
  * throttle is heard: between the refused request's slot and its answer (a latency, well under a
@@ -77,6 +85,16 @@ const STALE_LIMIT_FACTOR = 1.3;
  */
 const BLOCK_HISTORY_MS = 1_000;
 const MAX_BLOCKS = 16;
+/**
+ * How much earlier than the first refusal heard another refused request of the same episode may have
+ * been sent: answers take different times. (Looking further back is harmless while &Open's bucket
+ * stayed under its capacity, as it does within a fraction of a second of a refusal.)
+ */
+const REFUSALS_HEARD_LATE_MS = 300;
+/** The shortest time between two refusals of an episode that measures the pace &Open accepted at. */
+const MIN_PACE_WINDOW_MS = 50;
+/** This instance remembers its own blocks this long (it keeps them in memory, not in the item). */
+const OWN_BLOCK_HISTORY_MS = 5_000;
 /** The newest episode's measurement weighs this much against the average of the earlier ones. */
 const NEW_MEASUREMENT_WEIGHT = 0.5;
 /** Concurrent callers of one instance share a read of the shared pause this fresh. */
@@ -97,13 +115,15 @@ const MAX_EXTRA_TURNS = 3;
  * - Pause: a 429 or 503 with Retry-After stops the whole fleet until it has passed. This instance
  *   knows it at once (it checks before every request, synchronously); other containers see it on
  *   their next check of the shared state, which every request makes right before it is sent.
- * - Learning: without a ceiling the rate grows while the fleet uses it fully (slow start). At every
- *   throttle the limit is measured: of the requests sent once &Open began refusing, it accepted
- *   exactly its limit's worth, so limit ≈ the fleet's rate then (counted from the slots it had
- *   reserved, `blocks`) × the share accepted. The measurements are averaged over the episodes; the
- *   fleet holds just under the average for a few seconds, then probes above it, slowly at first and
- *   faster the longer calls succeed (as CUBIC does): each throttle episode costs a pause of at least
- *   a second, so they should be rare, yet a limit measured low or raised since must be found.
+ * - Learning: without a ceiling the rate grows while the fleet uses it fully (slow start: every
+ *   growth window in which no slot of the schedule went unused). At every throttle the limit is
+ *   measured: between two refused requests &Open's bucket was empty at both ends, so what it
+ *   accepted in between, counted from when each request was written, is exactly its limit's worth,
+ *   within a request. The measurements are averaged over the episodes; the fleet holds at the
+ *   average for a few seconds, then probes above it, slowly at first and faster the longer calls
+ *   succeed (as CUBIC does). Each episode costs a pause, but with a bucket that refills during it
+ *   (the usual limiter) little capacity: sending a little above the limit until &Open refuses uses
+ *   all of it, while holding under it wastes what it would have accepted.
  */
 export class FleetRateLimiter {
   readonly #store: LimiterStore;
@@ -115,6 +135,8 @@ export class FleetRateLimiter {
   #pausedUntil = 0;
   #recent: { sentAt: number; feedback: LimiterFeedback }[] = [];
   #sharedRead: { at: number; state: Promise<LimiterState | null> } | null = null;
+  /** The slots this instance reserved lately: its share of the fleet's, to scale what it saw. */
+  #ownBlocks: NonNullable<LimiterState['blocks']> = [];
 
   constructor(deps: {
     store: LimiterStore;
@@ -145,7 +167,14 @@ export class FleetRateLimiter {
     for (;;) {
       const now = this.#clock.now();
       const read = await this.#store.read();
-      const state = this.#evolve(read ?? this.#initialState(now), now);
+      const before = read ?? this.#initialState(now);
+      // Slots that passed before anyone came for them: the fleet had no request to send then.
+      // Counted in the window they passed in, which the evolution below may close.
+      const idleMs = Math.max(0, now - Math.max(before.nextSlotAt, before.pausedUntil));
+      const state = this.#evolve(
+        { ...before, idleInWindowMs: (before.idleInWindowMs ?? 0) + idleMs },
+        now,
+      );
       const count = Math.max(1, Math.min(wanted, Math.floor(state.rate * BLOCK_SECONDS)));
       const start = Math.max(now, state.nextSlotAt, state.pausedUntil, this.#pausedUntil);
       const interval = 1000 / state.rate;
@@ -157,7 +186,13 @@ export class FleetRateLimiter {
         reservedInWindow: state.reservedInWindow + count,
         blocks: withBlock(recentBlocks(state, now), roundedBlock(start, count, interval)),
       };
-      if (await this.#store.write(next, read?.version ?? null)) return slots;
+      if (await this.#store.write(next, read?.version ?? null)) {
+        this.#ownBlocks = withBlock(
+          this.#ownBlocks.filter((block) => block.at >= now - OWN_BLOCK_HISTORY_MS),
+          roundedBlock(start, count, interval),
+        );
+        return slots;
+      }
     }
   }
 
@@ -222,6 +257,13 @@ export class FleetRateLimiter {
       const read = await this.#store.read();
       const state = read ?? this.#initialState(now);
       const newEpisode = feedback === 'throttled' && sentAt >= state.pausedUntil;
+      // A refusal of the episode not yet measured, heard here or by another container: pooled.
+      const ofThisEpisode =
+        feedback === 'throttled' &&
+        !newEpisode &&
+        !state.estimated &&
+        state.refusals !== undefined &&
+        sentAt >= state.throttledAt - REFUSALS_HEARD_LATE_MS;
       const next: LimiterState = {
         ...state,
         version: (read?.version ?? 0) + 1,
@@ -241,7 +283,13 @@ export class FleetRateLimiter {
                 state.smoothedRate ?? 0,
               ),
               estimated: false,
+              // Kept now: the history of blocks moves on while the fleet waits out the pause.
+              slotsBeforePause: slotsBetween(state.blocks ?? [], now - BLOCK_HISTORY_MS, now),
+              refusals: { first: Math.round(sentAt), last: Math.round(sentAt), count: 1, slots: 0 },
             }
+          : {}),
+        ...(ofThisEpisode && state.refusals !== undefined
+          ? { refusals: withRefusal(state.refusals, sentAt, state.blocks ?? []) }
           : {}),
       };
       if (await this.#store.write(next, read?.version ?? null)) return;
@@ -281,7 +329,7 @@ export class FleetRateLimiter {
     if (elapsed >= this.settings.growthIntervalMs) {
       // Grow only when the fleet used (nearly) all of the rate and was not paused meanwhile:
       // a quiet fleet learns nothing about the limit.
-      const used = next.reservedInWindow >= 0.8 * next.rate * (elapsed / 1000);
+      const used = (next.idleInWindowMs ?? 0) <= IDLE_SHARE * elapsed;
       const unpaused = next.pausedUntil <= next.windowStartedAt;
       if (
         next.phase === 'steady' &&
@@ -291,12 +339,7 @@ export class FleetRateLimiter {
         const { measuredLimit: _stale, ...rest } = next;
         next = { ...rest, phase: 'slow-start' };
       }
-      if (used && unpaused && next.estimated) {
-        next.rate *=
-          next.phase === 'slow-start'
-            ? this.settings.slowStartGrowth
-            : 1 + this.#probeShare(next, now, elapsed);
-      }
+      if (used && unpaused && next.estimated) next.rate = this.#grown(next, now, elapsed);
       next.sendRate = next.reservedInWindow / (elapsed / 1000);
       // Smoothed over about two seconds of sending; a paused window says nothing about the rate.
       if (unpaused) {
@@ -307,6 +350,7 @@ export class FleetRateLimiter {
       }
       next.windowStartedAt = now;
       next.reservedInWindow = 0;
+      next.idleInWindowMs = 0;
     }
     const ceiling = this.settings.ceilingRps ?? Number.POSITIVE_INFINITY;
     next.rate = Math.max(this.settings.minRps, Math.min(ceiling, next.rate));
@@ -314,10 +358,11 @@ export class FleetRateLimiter {
   }
 
   /**
-   * The rate after a throttle episode. A clear overshoot is measured: requests sent at
-   * `rateAtThrottle` after the first refused one were accepted at exactly the limit's pace, so
-   * limit ≈ rate × accepted share, averaged with the earlier episodes; the fleet then holds just
-   * under it. An episode barely over the limit steps the rate down by `decrease` (AIMD).
+   * The rate after a throttle episode: the limit measured from the pace &Open accepted at between
+   * refusals (see `#episodeAnswers`), averaged with the earlier episodes, and held at. One Lambda
+   * container among many sees too few refusals to time them: it measures a clear overshoot by the
+   * share it saw accepted of the fleet's rate. An episode nobody can measure steps the rate down by
+   * `decrease` (AIMD).
    */
   #afterThrottle(state: LimiterState, now: number): LimiterState {
     const { decrease, holdShare } = this.settings;
@@ -329,23 +374,41 @@ export class FleetRateLimiter {
     let rate: number | null = null;
     let phase: LimiterState['phase'] = 'steady';
     let measuredLimit = state.measuredLimit;
-    if (
+    const pauseBeganAt = state.pauseBeganAt ?? state.pausedUntil;
+    // This instance's part of what the fleet sent in the episode: 1 alone on one machine, about
+    // 1/N beside N-1 other Lambda containers.
+    const alone = this.#ownShare(pauseBeganAt, state) >= ALONE_SHARE;
+    // What &Open accepted between refusals is its limit's worth, however the fleet sent. Alone,
+    // this instance heard every answer and counts the accepted ones by when each was written;
+    // one of several containers counts the fleet's slots between the refusals they all pooled.
+    const pace = alone ? (episode?.acceptedPace?.perSecond ?? null) : fleetPace(state.refusals);
+    // Alone, an instance that could not time the refusals measures nothing rather than guess from
+    // a share of a few requests (it read half the limit that way).
+    const clearOvershoot =
+      !alone &&
       episode !== null &&
       episode.acceptedShare < MEASURABLE_SHARE &&
-      episode.refused >= MIN_REFUSED
-    ) {
-      // A clear overshoot: requests sent at `base` once &Open refused were accepted at its pace.
-      const measured = Math.max(0.2, episode.acceptedShare) * base;
-      // One episode's count is noisy (a few dozen requests): average the episodes.
+      episode.refused >= MIN_REFUSED;
+    if (pace !== null || clearOvershoot) {
+      const measured =
+        pace ??
+        // A container that could not time the refusals: the share it saw accepted of the rate
+        // the fleet sent at.
+        Math.max(0.2, episode?.acceptedShare ?? 0) * base;
+      // One request more or less in a fraction of a second weighs: average the episodes.
       measuredLimit =
         measuredLimit === undefined
           ? measured
           : NEW_MEASUREMENT_WEIGHT * measured + (1 - NEW_MEASUREMENT_WEIGHT) * measuredLimit;
       rate = holdShare * measuredLimit;
-    } else if (episode !== null || state.phase === 'steady') {
-      // Barely over, or a stray refusal: it says little about the limit (requests bunched by a
-      // busy machine can be refused at any rate), so step down a little from the rate held.
+    } else if (episode !== null || state.phase === 'steady' || alone) {
+      // Too few requests after the refusal to measure anything (a stray one, or a fleet that sent
+      // little): step down a little from the rate held. A fleet that has measured nothing yet
+      // keeps searching as fast as before, so that its next episode is measured; the rate it
+      // stepped down from may have been held back by a fleet that could not send faster.
       rate = Math.min(state.rate, base) * decrease;
+      if (alone && measuredLimit === undefined && this.settings.ceilingRps === null)
+        phase = 'slow-start';
     } else if (now >= state.pausedUntil + ESTIMATE_GRACE_MS) {
       // Nobody could measure the first episode (too few requests per instance): halve, and keep
       // searching as before, so that the next episode is measured.
@@ -366,6 +429,20 @@ export class FleetRateLimiter {
   }
 
   /**
+   * The rate after a growth window the fleet used fully: searching (slow start), it grows fast;
+   * below the limit it measured (stepped down after a refusal it could not measure), it climbs
+   * back as fast (as CUBIC's concave part does), to just that; at or above it, it probes.
+   */
+  #grown(state: LimiterState, now: number, elapsedMs: number): number {
+    const { slowStartGrowth, holdShare } = this.settings;
+    if (state.phase === 'slow-start') return state.rate * slowStartGrowth;
+    const holdAt = state.measuredLimit === undefined ? null : holdShare * state.measuredLimit;
+    if (holdAt !== null && state.rate < holdAt)
+      return Math.min(holdAt, state.rate * slowStartGrowth);
+    return state.rate * (1 + this.#probeShare(state, now, elapsedMs));
+  }
+
+  /**
    * The share the rate grows by in a growth window of `elapsedMs`, in the steady phase: nothing
    * while the fleet holds just under the limit it measured, then a probe that speeds up the longer
    * calls keep succeeding (rate per second grows by `probeAcceleration` each second). Counted from
@@ -381,29 +458,61 @@ export class FleetRateLimiter {
 
   /**
    * This instance's requests of the episode (sent after the first refused one, before the pause):
-   * the share &Open accepted, and how fast this instance sent them; null with too few to trust.
-   * Sent at `rateAtThrottle`, they were accepted at exactly the limit's pace:
-   * limit ≈ rateAtThrottle × share.
+   * the share &Open accepted, how fast this instance sent them, and the pace &Open accepted them at;
+   * null with too few to trust.
+   *
+   * The pace: between two refused requests &Open's bucket was empty at both ends, so what it accepted
+   * in between is exactly what its limit let through in that time, give or take one request, however
+   * fast or unevenly the fleet sent (a share of the requests sent would carry the noise of a few
+   * dozen requests, and of the rate they were sent at). Counted from the requests' own sending
+   * instants, not from their slots.
    */
-  #episodeAnswers(
-    state: LimiterState,
-  ): { acceptedShare: number; refused: number; ownRate: number } | null {
+  #episodeAnswers(state: LimiterState): {
+    acceptedShare: number;
+    refused: number;
+    ownRate: number;
+    acceptedPace: { perSecond: number; from: number; to: number } | null;
+  } | null {
     const pauseBeganAt = state.pauseBeganAt ?? state.pausedUntil;
-    const answered = this.#recent.filter(
+    // Answers come back in another order than their requests left: the first refusal heard may
+    // have been sent after others. The pace counts from the first refused of all.
+    const answeredAround = this.#recent.filter(
       (request) =>
-        request.sentAt >= state.throttledAt &&
+        request.sentAt >= state.throttledAt - REFUSALS_HEARD_LATE_MS &&
         request.sentAt < pauseBeganAt &&
         request.feedback !== 'no-answer' &&
         request.feedback !== 'unavailable',
     );
+    const answered = answeredAround.filter((request) => request.sentAt >= state.throttledAt);
     if (answered.length < MIN_SAMPLES) return null;
     const accepted = answered.filter((request) => request.feedback === 'accepted').length;
+    const refusedAt = answeredAround
+      .filter((request) => request.feedback === 'throttled')
+      .map((request) => request.sentAt);
     const seconds = (pauseBeganAt - state.throttledAt) / 1000;
     return {
       acceptedShare: accepted / answered.length,
       refused: answered.length - accepted,
       ownRate: seconds > 0 ? answered.length / seconds : 0,
+      // Refusals too close together, or one alone: nothing to measure. (Counting on to the last
+      // request sent instead erred low, by a quarter, when the fleet stalled after the refusal.)
+      acceptedPace:
+        refusedAt.length < 2
+          ? null
+          : acceptedPace(answeredAround, Math.min(...refusedAt), Math.max(...refusedAt)),
     };
+  }
+
+  /**
+   * This instance's share of the slots the fleet reserved in the second before the pause: 1 on one
+   * machine (one instance sends for the whole fleet), about 1/N with N Lambda containers sending
+   * alike; 1 when the state does not say (written by an earlier version).
+   */
+  #ownShare(pauseBeganAt: number, state: LimiterState): number {
+    const fleet = state.slotsBeforePause;
+    if (fleet === undefined || fleet === 0) return 1;
+    const own = slotsBetween(this.#ownBlocks, pauseBeganAt - BLOCK_HISTORY_MS, pauseBeganAt);
+    return Math.min(1, own / fleet);
   }
 
   #remember(sentAt: number, feedback: LimiterFeedback): void {
@@ -472,6 +581,65 @@ export class Permits {
 }
 
 /**
+ * The pace &Open accepted requests at between two instants (the first a refusal), per second: null
+ * when they are too close together for one request more or less not to matter.
+ */
+function acceptedPace(
+  answered: readonly { sentAt: number; feedback: LimiterFeedback }[],
+  from: number,
+  to: number,
+): { perSecond: number; from: number; to: number } | null {
+  if (to - from < MIN_PACE_WINDOW_MS) return null;
+  const between = answered.filter(
+    (request) => request.feedback === 'accepted' && request.sentAt > from && request.sentAt <= to,
+  );
+  return { perSecond: between.length / ((to - from) / 1000), from, to };
+}
+
+/**
+ * The episode's refusals with one more: the window from the first to the last widened to take it, and
+ * the fleet's slots in that window counted again (the blocks still cover it: a refusal is heard
+ * within a latency of being sent, and the blocks go back a second).
+ */
+function withRefusal(
+  refusals: NonNullable<LimiterState['refusals']>,
+  sentAt: number,
+  blocks: NonNullable<LimiterState['blocks']>,
+): NonNullable<LimiterState['refusals']> {
+  const first = Math.min(refusals.first, Math.round(sentAt));
+  const last = Math.max(refusals.last, Math.round(sentAt));
+  const widened = first !== refusals.first || last !== refusals.last;
+  return {
+    first,
+    last,
+    count: refusals.count + 1,
+    slots: widened ? slotsBetween(blocks, first, last) : refusals.slots,
+  };
+}
+
+/**
+ * The pace &Open accepted requests at across the fleet, per second, from the refusals every container
+ * pooled: null with one refusal, or two too close together for one request more or less not to
+ * matter. Counted from slots, the instants the fleet reserved, not from when each request left:
+ * both ends of the window move alike by the work between the two (a sender claims its row).
+ */
+function fleetPace(refusals: LimiterState['refusals']): number | null {
+  if (refusals === undefined || refusals.count < 2) return null;
+  if (refusals.last - refusals.first < MIN_PACE_WINDOW_MS) return null;
+  const accepted = Math.max(0, refusals.slots - (refusals.count - 1));
+  return accepted / ((refusals.last - refusals.first) / 1000);
+}
+
+/**
+ * When a request reached &Open, as near as the caller can tell: when the client wrote it, else when
+ * its slot was cleared. Between the two a sender claims its row (a DynamoDB write of a few to tens of
+ * milliseconds, varying), which would blur the short window the limit is measured in.
+ */
+export function sentAt(call: ApiCall<unknown>, clearedAt: number): number {
+  return call.kind === 'response' && call.writtenAt !== undefined ? call.writtenAt : clearedAt;
+}
+
+/**
  * Where the probe's clock stands after a pause. A throttle restarts it (hold, then probe from the
  * measured limit). Maintenance says nothing of the rate, so it neither restarts the clock nor lets
  * it run: the instant it counts from moves on by the pause it adds, and after the window the fleet
@@ -536,13 +704,23 @@ function recentBlocks(state: LimiterState, now: number): NonNullable<LimiterStat
  */
 function fleetRate(state: LimiterState, from: number, to: number): number | null {
   if (to - from < 50 || !state.blocks?.length) return null;
+  const slots = slotsBetween(state.blocks, from, to);
+  return slots > 0 ? slots / ((to - from) / 1000) : null;
+}
+
+/** How many of the blocks' slots fall between two instants (end exclusive). */
+function slotsBetween(
+  blocks: NonNullable<LimiterState['blocks']>,
+  from: number,
+  to: number,
+): number {
   let slots = 0;
-  for (const block of state.blocks) {
+  for (const block of blocks) {
     const first = Math.max(0, Math.ceil((from - block.at) / block.interval));
     const end = Math.min(block.count, Math.ceil((to - block.at) / block.interval));
     slots += Math.max(0, end - first);
   }
-  return slots > 0 ? slots / ((to - from) / 1000) : null;
+  return slots;
 }
 
 /**

@@ -8,7 +8,12 @@ import {
   describeConfigurationStop,
   retryAfterOf,
 } from './outcome.ts';
-import type { FleetRateLimiter, LimiterFeedback, Permits } from './rate-limiter.ts';
+import {
+  type FleetRateLimiter,
+  type LimiterFeedback,
+  type Permits,
+  sentAt,
+} from './rate-limiter.ts';
 import { settleFromKeptNews } from './webhooks/kept-news.ts';
 
 /** How long a sender trusts what it last read of a batch's phase (a stop, a resume). */
@@ -140,8 +145,13 @@ export class SendService {
         movedFrom,
       };
     }
-    const outcome = classifyCreate(await this.#api.createGiftRequest(record.body));
-    await this.#limiter?.answered(permit.at, feedbackOf(outcome), retryAfterOf(outcome));
+    const call = await this.#api.createGiftRequest(record.body);
+    const outcome = classifyCreate(call);
+    await this.#limiter?.answered(
+      sentAt(call, permit.at),
+      feedbackOf(outcome),
+      retryAfterOf(outcome),
+    );
     const result = await this.#record(batchId, row, outcome);
     return { ...result, requestId: 'requestId' in outcome ? outcome.requestId : null };
   }

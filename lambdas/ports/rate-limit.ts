@@ -25,6 +25,19 @@ export interface LimiterState {
    */
   pauseBeganAt?: number;
   /**
+   * How many slots the whole fleet reserved in the second before that episode's pause: each
+   * instance compares its own to it, to know what part of the episode it saw. Absent before.
+   */
+  slotsBeforePause?: number;
+  /**
+   * That episode's refused requests as the whole fleet heard them: when the first and the last were
+   * sent (ms), how many there were, and how many slots the fleet had reserved from the first to the
+   * last (counted while its blocks still covered them). Every container adds the refusals it hears,
+   * so the limit is measured from all of them however many containers sent: between two refusals
+   * &Open accepted `slots - (count - 1)` requests, its limit's worth. Absent before.
+   */
+  refusals?: { first: number; last: number; count: number; slots: number };
+  /**
    * The slots reserved in the last second, one entry per reserved block (first slot and spacing in
    * ms, rounded; count): how fast the whole fleet really sent, which no single instance sees.
    */
@@ -43,6 +56,11 @@ export interface LimiterState {
   /** The growth window: when it started (ms) and how many requests the fleet reserved in it. */
   windowStartedAt: number;
   reservedInWindow: number;
+  /**
+   * How long in that window the schedule stood empty (ms): slots that passed with no request to
+   * take them. Absent in a state an earlier version wrote (taken as 0).
+   */
+  idleInWindowMs?: number;
   /** Requests per second the fleet actually reserved in the last closed window (≤ rate). */
   sendRate: number;
   /** The same, smoothed over the last seconds of sending (pauses left out); absent before. */

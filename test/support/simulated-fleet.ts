@@ -62,6 +62,11 @@ export interface SimulationOptions {
   latencyMs: { min: number; max: number };
   /** Senders (Lambda invocations), each taking `batch` requests at a time. */
   senders: number;
+  /**
+   * Limiter instances (Lambda containers) the senders are spread over, round robin, sharing one
+   * state; default 1 (one process, as `gift-batch run`).
+   */
+  instances?: number;
   batch: number;
   settings?: Partial<RateLimitSettings>;
   /** A maintenance window: every request in it is answered 503 with Retry-After to its end. */
@@ -90,12 +95,11 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
   const time = new VirtualTime();
   const clock = { now: () => time.now };
   const store = new InMemoryLimiterStore();
-  const limiter = new FleetRateLimiter({
-    store,
-    clock,
-    sleep: time.sleep,
-    settings: options.settings ?? {},
-  });
+  const limiters = Array.from(
+    { length: options.instances ?? 1 },
+    () =>
+      new FleetRateLimiter({ store, clock, sleep: time.sleep, settings: options.settings ?? {} }),
+  );
   let seed = options.seed ?? 42;
   const random = () => {
     seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
@@ -142,7 +146,7 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
   };
 
   let left = options.requests;
-  const sender = async (): Promise<void> => {
+  const sender = async (limiter: FleetRateLimiter): Promise<void> => {
     while (left > 0) {
       const take = Math.min(options.batch, left);
       left -= take;
@@ -177,7 +181,13 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
     }
   };
 
-  await time.run(Promise.all(Array.from({ length: options.senders }, sender)));
+  await time.run(
+    Promise.all(
+      Array.from({ length: options.senders }, (_, index) =>
+        sender(limiters[index % limiters.length] as FleetRateLimiter),
+      ),
+    ),
+  );
   const maintenance = options.maintenance?.durationMs ?? 0;
   const durationMs = lastAt - firstAt;
   return {

@@ -3,6 +3,7 @@ import {
   FleetRateLimiter,
   Permits,
   type RateLimitSettings,
+  sentAt,
 } from '../../../lambdas/core/rate-limiter.ts';
 import { dynamoDbItemBytes } from '../../support/dynamodb-item-size.ts';
 import { InMemoryLimiterStore, simulateFleet, VirtualTime } from '../../support/simulated-fleet.ts';
@@ -41,7 +42,7 @@ describe('FleetRateLimiter, in virtual time', () => {
     // Assess
     expect(report.early).toBe(0);
     expect(report.throttled / report.sent).toBeLessThan(0.01);
-    expect(report.utilisation).toBeGreaterThan(0.9);
+    expect(report.utilisation).toBeGreaterThan(0.95);
     expect(report.finalRate).toBeGreaterThan(90);
   });
 
@@ -60,6 +61,26 @@ describe('FleetRateLimiter, in virtual time', () => {
     expect(at50).toBeLessThan(54);
   });
 
+  it('learns the limit as well with five Lambda containers, each hearing a fifth of the answers', async () => {
+    // Act: five limiter instances (containers) share one state, a sender each.
+    const report = await simulateFleet({
+      ...FLEET,
+      instances: 5,
+      requests: 6_000,
+      limitRps: 100,
+      seed: 7,
+    });
+
+    // Assess: the refusals they pool time the limit (alone, each measured 73–124 from its share).
+    expect(report.measuredLimit).toBeGreaterThan(90);
+    expect(report.measuredLimit).toBeLessThan(110);
+    expect(report.utilisation).toBeGreaterThan(0.94);
+    expect(report.throttled / report.sent).toBeLessThan(0.01);
+    // A container learns of a pause another heard at its next read of the shared state (reads
+    // are shared for 10 ms): the only window in which one can send early.
+    expect(report.early).toBeLessThanOrEqual(3);
+  });
+
   it('goes through few throttle episodes, each of which pauses the fleet for a Retry-After', async () => {
     // Act: two minutes at R = 100.
     const report = await simulateFleet({ ...FLEET, requests: 12_000, limitRps: 100, seed: 7 });
@@ -71,7 +92,7 @@ describe('FleetRateLimiter, in virtual time', () => {
     expect(report.early).toBe(0);
   });
 
-  it('holds just under the limit it measured, then probes above it, faster the longer calls succeed', async () => {
+  it('holds at the limit it measured, then probes above it, faster the longer calls succeed', async () => {
     // Prepare: a fleet that measured 100 requests/s at a throttle whose pause ended at 0.
     const { time, store, limiter } = limiterOnVirtualTime();
     const { holdShare, holdMs } = limiter.settings;
@@ -370,6 +391,213 @@ describe('FleetRateLimiter, in virtual time', () => {
 
     // Assess
     expect(store.state?.rate).toBe(limiter.settings.initialRps);
+  });
+  it('counts a window as used when every slot in it was taken, even if booked in the window before', async () => {
+    // Prepare: a fleet in slow start whose senders booked slots 300 ms ahead in the last window:
+    // the window now closing saw few bookings, yet none of its slots went unused.
+    const { time, store, limiter } = limiterOnVirtualTime();
+    const { initialRps, slowStartGrowth, growthIntervalMs } = limiter.settings;
+    await time.run(time.sleep(growthIntervalMs + 10));
+    store.state = {
+      version: 1,
+      nextSlotAt: growthIntervalMs + 300,
+      pausedUntil: 0,
+      pauseReason: null,
+      rate: initialRps,
+      phase: 'slow-start',
+      throttledAt: 0,
+      rateAtThrottle: 0,
+      estimated: true,
+      windowStartedAt: 0,
+      reservedInWindow: 2,
+      sendRate: initialRps,
+    };
+
+    // Act
+    await limiter.reserve(1);
+
+    // Assess
+    expect(store.state?.rate).toBeCloseTo(initialRps * slowStartGrowth, 5);
+  });
+
+  it('measures the limit from what &Open accepted between refusals, however unevenly the fleet sent', async () => {
+    // Prepare: a token bucket of 80 requests/s holding 10, and a fleet sending bunches of four
+    // requests in the same millisecond every 30 ms (133/s), answered after 150–250 ms, so that
+    // answers come back in another order than their requests left.
+    const { time, store, limiter } = limiterOnVirtualTime();
+    const limit = 80;
+    let tokens = 10;
+    let refilledAt = 0;
+    const sent: { sentAt: number; refused: boolean; answerAt: number }[] = [];
+    for (let at = 0; at < 1_000; at += 30) {
+      for (let bunch = 0; bunch < 4; bunch += 1) {
+        tokens = Math.min(10, tokens + ((at - refilledAt) / 1000) * limit);
+        refilledAt = at;
+        const refused = tokens < 1;
+        if (!refused) tokens -= 1;
+        sent.push({ sentAt: at, refused, answerAt: at + 150 + ((sent.length * 37) % 100) });
+      }
+    }
+    const firstRefusalHeard = Math.min(...sent.filter((r) => r.refused).map((r) => r.answerAt));
+    // Nothing leaves once the fleet has heard a refusal: it pauses.
+    const answers = sent
+      .filter((request) => request.sentAt < firstRefusalHeard)
+      .sort((a, b) => a.answerAt - b.answerAt);
+
+    // Act: the answers arrive; after the pause the fleet books its next slot.
+    for (const answer of answers) {
+      await time.run(time.sleep(answer.answerAt - time.now));
+      await limiter.answered(
+        answer.sentAt,
+        answer.refused ? 'throttled' : 'accepted',
+        answer.refused ? 1_000 : null,
+      );
+    }
+    await time.run(time.sleep((store.state?.pausedUntil ?? 0) - time.now));
+    await limiter.reserve(1);
+
+    // Assess: within one request's worth over the window.
+    expect(store.state?.measuredLimit).toBeGreaterThan(limit * 0.95);
+    expect(store.state?.measuredLimit).toBeLessThan(limit * 1.05);
+    expect(store.state?.rate).toBeLessThanOrEqual(limit * 1.05);
+  });
+
+  it('measures nothing from refusals too close together, and goes on searching for the limit', async () => {
+    // Prepare: a fleet in slow start, sending 200/s, two refusals 20 ms apart among ten answers.
+    const { time, store, limiter } = limiterOnVirtualTime();
+    await time.run(time.sleep(1_000));
+    for (let request = 0; request < 10; request += 1) {
+      await time.run(time.sleep(5));
+      const refused = request === 2 || request === 6;
+      if (refused) await limiter.answered(time.now - 200, 'throttled', 1_000);
+      else await limiter.answered(time.now - 200, 'accepted');
+    }
+
+    // Act
+    await time.run(time.sleep((store.state?.pausedUntil ?? 0) - time.now));
+    await limiter.reserve(1);
+
+    // Assess
+    expect(store.state?.measuredLimit).toBeUndefined();
+    expect(store.state?.phase).toBe('slow-start');
+  });
+
+  it('measures the limit from the refusals every container heard, pooled in the shared state', async () => {
+    // Prepare: four containers sharing one state book the fleet's slots in turn, blocks of five at
+    // 100/s, against a token bucket of 60/s that holds 5: each container hears only its own
+    // answers, a quarter of each episode and too few refusals to time on its own.
+    const time = new VirtualTime();
+    const clock = { now: () => time.now };
+    const store = new InMemoryLimiterStore();
+    const settings = { initialRps: 100, growthIntervalMs: 60_000 };
+    const containers = Array.from(
+      { length: 4 },
+      () => new FleetRateLimiter({ store, clock, sleep: time.sleep, settings }),
+    );
+    const limit = 60;
+    const requests: { sentAt: number; container: FleetRateLimiter; refused: boolean }[] = [];
+    await time.run(
+      (async () => {
+        while (time.now < 600) {
+          for (const container of containers) {
+            for (const sentAt of await container.reserve(5))
+              requests.push({ sentAt, container, refused: false });
+          }
+          await time.sleep((requests.at(-1)?.sentAt ?? time.now) - time.now + 1);
+        }
+      })(),
+    );
+    let tokens = 5;
+    let refilledAt = 0;
+    for (const request of requests) {
+      tokens = Math.min(5, tokens + ((request.sentAt - refilledAt) / 1000) * limit);
+      refilledAt = request.sentAt;
+      request.refused = tokens < 1;
+      if (!request.refused) tokens -= 1;
+    }
+    const firstRefused = requests.find((request) => request.refused)?.sentAt ?? 0;
+
+    // Act: every answer comes back 200 ms after its request, to the container that sent it, until
+    // the first refusal is heard (the fleet sends nothing after it); then the pause passes.
+    for (const request of requests.filter((r) => r.sentAt <= firstRefused + 200)) {
+      await time.run(time.sleep(Math.max(0, request.sentAt + 200 - time.now)));
+      await request.container.answered(
+        request.sentAt,
+        request.refused ? 'throttled' : 'accepted',
+        request.refused ? 1_000 : null,
+      );
+    }
+    await time.run(time.sleep((store.state?.pausedUntil ?? 0) - time.now));
+    await containers[0]?.reserve(1);
+
+    // Assess: the fleet's limit, which no container could have measured from its own answers.
+    expect(store.state?.refusals?.count).toBeGreaterThanOrEqual(6);
+    expect(store.state?.measuredLimit).toBeGreaterThan(limit * 0.9);
+    expect(store.state?.measuredLimit).toBeLessThan(limit * 1.1);
+  });
+
+  it('climbs back to the limit it measured within a second after stepping down, and holds there', async () => {
+    // Prepare: a fleet that measured 100 requests/s, then stepped down to 60 after a refusal it
+    // could not measure, whose pause ended at 0.
+    const { time, store, limiter } = limiterOnVirtualTime();
+    const { holdShare, holdMs } = limiter.settings;
+    store.state = {
+      version: 1,
+      nextSlotAt: 0,
+      pausedUntil: 0,
+      throttledUntil: 0,
+      pauseReason: null,
+      rate: 60,
+      phase: 'steady',
+      throttledAt: -1_500,
+      pauseBeganAt: -1_300,
+      rateAtThrottle: 110,
+      estimated: true,
+      measuredLimit: 100,
+      windowStartedAt: 0,
+      reservedInWindow: 0,
+      sendRate: 0,
+    };
+
+    // Act: the fleet uses every slot through the hold.
+    const rateAt: Record<number, number> = {};
+    await time.run(
+      (async () => {
+        while (time.now < holdMs - 250) {
+          const slots = await limiter.reserve(1_000);
+          rateAt[Math.floor(time.now / 500) * 500] ??= store.state?.rate ?? 0;
+          await time.sleep((slots.at(-1) ?? time.now) - time.now + 1);
+        }
+      })(),
+    );
+
+    // Assess
+    expect(rateAt[1_500]).toBeCloseTo(holdShare * 100, 5);
+    expect(Math.max(...Object.values(rateAt))).toBeCloseTo(holdShare * 100, 5);
+  });
+});
+
+describe('sentAt', () => {
+  it('takes the instant the client wrote the request over the one its slot was cleared at', () => {
+    // Prepare
+    const answer = {
+      kind: 'response' as const,
+      status: 201,
+      requestId: null,
+      body: null,
+      errors: [],
+      retryAfterMs: null,
+    };
+
+    // Act + Assess: the sender's claim of its row lies between the two.
+    expect(sentAt({ ...answer, writtenAt: 1_040 }, 1_000)).toBe(1_040);
+    expect(sentAt(answer, 1_000)).toBe(1_000);
+    expect(
+      sentAt(
+        { kind: 'transport-failure', requestSent: false, reason: 'other', message: '' },
+        1_000,
+      ),
+    ).toBe(1_000);
   });
 });
 
