@@ -8,6 +8,7 @@ import { DynamoDbLimiterStore } from '../../lambdas/adapters/dynamodb-limiter-st
 import { FleetRateLimiter, Permits } from '../../lambdas/core/rate-limiter.ts';
 import { SendService } from '../../lambdas/core/send-service.ts';
 import { systemClock } from '../../lambdas/ports/clock.ts';
+import { ensureLedgerTable } from '../../local/aws/ledger-table.ts';
 import { batchIdOfUpload, type LocalPipeline } from '../../local/runtime/local-pipeline.ts';
 import {
   DEMO_CAMPAIGNS,
@@ -23,6 +24,7 @@ import {
 } from '../support/scratch-pipeline.ts';
 
 const CHOICE = DEMO_CAMPAIGNS.choice;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 describe('two sender containers sharing the limiter state in DynamoDB', () => {
   let table: LedgerTable;
@@ -128,6 +130,49 @@ describe('two sender containers sharing the limiter state in DynamoDB', () => {
     }
     a.api.close();
     b.api.close();
+  }, 60_000);
+
+  it('pools the refusals each container heard in the item, and measures the limit from all of them', async () => {
+    // Prepare: a table of its own (the limiter item is one per table); two containers book the
+    // fleet's slots in turn at 100/s, and the slots pass.
+    await ensureLedgerTable(client, 'pooled-refusals');
+    const store = new DynamoDbLimiterStore({ client, tableName: 'pooled-refusals' });
+    const settings = { initialRps: 100, growthIntervalMs: 60_000 };
+    const a = new FleetRateLimiter({ store, clock: systemClock, settings });
+    const b = new FleetRateLimiter({ store, clock: systemClock, settings });
+    const slotsOfA = await a.reserve(10);
+    const slotsOfB = await b.reserve(10);
+    const refusedByA = slotsOfA[0] ?? 0;
+    const refusedByB = slotsOfB.at(-1) ?? 0;
+    await sleep(refusedByB + 50 - Date.now());
+
+    // Act: each hears its own answers: a refusal at the first slot of a's block and at the last of
+    // b's, everything else accepted; the 200 ms Retry-After passes, and a books its next slot.
+    for (const at of slotsOfA) {
+      await a.answered(at, at === refusedByA ? 'throttled' : 'accepted', 200);
+    }
+    for (const at of slotsOfB) {
+      await b.answered(at, at === refusedByB ? 'throttled' : 'accepted', 200);
+    }
+    const pooled = (await store.read())?.refusals;
+    await sleep(((await store.read())?.pausedUntil ?? 0) + 10 - Date.now());
+    await a.reserve(1);
+
+    // Assess: both refusals in the item, with every slot from the first to the last; what &Open
+    // accepted between them (all but the last refusal) is the fleet's pace, though each container
+    // heard half of it: ~95/s when b's block followed a's at once.
+    const between = [...slotsOfA, ...slotsOfB].filter((at) => at >= refusedByA && at < refusedByB);
+    expect(between).toHaveLength(19);
+    expect(pooled).toEqual({
+      first: Math.round(refusedByA),
+      last: Math.round(refusedByB),
+      count: 2,
+      slots: 19,
+    });
+    expect((await store.read())?.measuredLimit).toBeCloseTo(
+      18 / ((refusedByB - refusedByA) / 1000),
+      3,
+    );
   }, 60_000);
 });
 
