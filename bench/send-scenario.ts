@@ -10,11 +10,21 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AndOpenHttpClient } from '../lambdas/adapters/andopen-http-client.ts';
+import { DynamoDbLedger } from '../lambdas/adapters/dynamodb-ledger.ts';
+import { mapWithConcurrency } from '../lambdas/core/concurrency.ts';
 import type { GiftRequestBody } from '../lambdas/ports/gifting-api.ts';
 import type { BatchCounts, BatchPhase } from '../lambdas/ports/ledger.ts';
+import { ensureLedgerTable } from '../local/aws/ledger-table.ts';
 import { batchIdOfUpload, LocalPipeline } from '../local/runtime/local-pipeline.ts';
-import { SANDBOX_API_KEY, type SandboxOptions, type WebhookSummary } from '../sandbox/index.ts';
+import { localClientConfig } from '../local/standins/client-config.ts';
+import {
+  DEMO_CAMPAIGNS,
+  SANDBOX_API_KEY,
+  type SandboxOptions,
+  type WebhookSummary,
+} from '../sandbox/index.ts';
 import { clientEarly, describeSandboxEarly, listenToClient } from './client-view.ts';
 import {
   computeFigures,
@@ -43,6 +53,10 @@ export interface ScenarioRequest {
   naiveResultsPath: string;
   /** Where DynamoDB Local keeps the pipeline's ledger (see LedgerStorage in send.ts). */
   ledger: 'memory' | 'disk';
+  /** Sender invocations at once, as `gift-batch run --concurrency`. */
+  concurrency: number;
+  /** Rows written and updated on a table of its own before the upload, to warm DynamoDB Local's JVM (0: none). */
+  warmUpRows: number;
 }
 
 export interface ScenarioResult {
@@ -67,6 +81,8 @@ export interface ScenarioResult {
 
 const REDEMPTION_URL_DELAY_MS = 1_500;
 const PROGRESS_EVERY_MS = 5_000;
+/** The table the warm-up writes to, beside the pipeline's ledger on the same DynamoDB Local. */
+const WARM_UP_TABLE = 'bench-warm-up';
 
 async function main(): Promise<void> {
   // Only the result goes to stdout: handler logs (Powertools writes to stdout) go to stderr.
@@ -137,10 +153,15 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
       fresh: true,
       sandboxUrl: sandbox.url,
       ledgerStorage: request.ledger,
+      concurrency: request.concurrency,
       // The sandbox announces each link by a signed webhook; the poller is only a safety net.
       ...(request.scenario === 'pipeline-webhooks' ? { webhooks: true } : {}),
     });
 
+    if (request.warmUpRows > 0) {
+      const took = await warmUpDynamoDbLocal(request.warmUpRows);
+      say(`DynamoDB Local warmed up: ${request.warmUpRows} rows written and updated in ${took} ms`);
+    }
     const startedAt = Date.now();
     // From the upload on: the split runs while the senders already send.
     let latest: BatchCounts | null = null;
@@ -162,7 +183,7 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
           void pipeline?.limiterState().then((state) => {
             if (!state) return;
             rates.push(
-              `${Date.now()} rate=${state.rate.toFixed(1)} phase=${state.phase} paused=${state.pausedUntil} sendRate=${state.sendRate.toFixed(1)}`,
+              `${Date.now()} rate=${state.rate.toFixed(1)} phase=${state.phase} paused=${state.pausedUntil} sendRate=${state.sendRate.toFixed(1)} measured=${state.measuredLimit?.toFixed(1) ?? '–'} refusals=${JSON.stringify(state.refusals ?? null)}`,
             );
           });
         }, 500),
@@ -234,6 +255,68 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);
   }
+}
+
+/**
+ * Runs the ledger's own writes (a batch written 25 rows at a time, each row claimed, released and
+ * read, ten at once) against a table of their own on the pipeline's DynamoDB Local, and says how long
+ * it took (ms). A new JVM runs its first thousands of requests interpreted, several times slower than
+ * once compiled, and on two cores the split and the first sends queue behind it: the first seconds
+ * would measure the stand-in's warm-up, which DynamoDB in AWS does not have, not the rate limiter.
+ */
+async function warmUpDynamoDbLocal(rows: number): Promise<number> {
+  const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB;
+  if (!endpoint) throw new Error('the local pipeline did not say where its DynamoDB Local is');
+  const startedAt = Date.now();
+  const client = new DynamoDBClient(localClientConfig(endpoint));
+  try {
+    await ensureLedgerTable(client, WARM_UP_TABLE);
+    const ledger = new DynamoDbLedger({ client, tableName: WARM_UP_TABLE });
+    const batchId = 'warm-up';
+    await ledger.createBatch({
+      batchId,
+      source: {
+        description: 'DynamoDB Local warm-up',
+        bucket: null,
+        key: null,
+        versionOrEtag: null,
+      },
+      createdAt: new Date().toISOString(),
+    });
+    const body = {
+      campaign_id: DEMO_CAMPAIGNS.choice,
+      recipient: { first_name: 'W', last_name: 'U' },
+    };
+    await ledger.putRows(
+      Array.from({ length: rows }, (_, index) => ({
+        batchId,
+        row: index + 1,
+        line: index + 2,
+        state: 'pending' as const,
+        echo: {
+          externalId: null,
+          campaignId: body.campaign_id,
+          firstName: 'W',
+          lastName: 'U',
+          email: null,
+        },
+        body,
+        errors: [],
+      })),
+    );
+    await mapWithConcurrency(
+      Array.from({ length: rows }, (_, index) => index + 1),
+      10,
+      async (row) => {
+        await ledger.claimRow(batchId, row, new Date().toISOString());
+        await ledger.releaseRow(batchId, row, new Date().toISOString());
+        await ledger.getRow(batchId, row);
+      },
+    );
+  } finally {
+    client.destroy();
+  }
+  return Date.now() - startedAt;
 }
 
 /**

