@@ -5,6 +5,7 @@ import {
   type RateLimitSettings,
   sentAt,
 } from '../../../lambdas/core/rate-limiter.ts';
+import type { LimiterState } from '../../../lambdas/ports/rate-limit.ts';
 import { dynamoDbItemBytes } from '../../support/dynamodb-item-size.ts';
 import { InMemoryLimiterStore, simulateFleet, VirtualTime } from '../../support/simulated-fleet.ts';
 
@@ -17,6 +18,46 @@ function limiterOnVirtualTime(settings: Partial<RateLimitSettings> = {}) {
   const store = new InMemoryLimiterStore();
   const limiter = new FleetRateLimiter({ store, clock, sleep: time.sleep, settings });
   return { time, clock, store, limiter };
+}
+
+/** The shared state of a fleet that measured 100 requests/s at a throttle whose pause ended at 0. */
+function measuredAt100(overrides: Partial<LimiterState> = {}): LimiterState {
+  return {
+    version: 1,
+    nextSlotAt: 0,
+    pausedUntil: 0,
+    throttledUntil: 0,
+    pauseReason: null,
+    rate: 100,
+    phase: 'steady',
+    throttledAt: -1_500,
+    pauseBeganAt: -1_300,
+    rateAtThrottle: 130,
+    estimated: true,
+    measuredLimit: 100,
+    windowStartedAt: 0,
+    reservedInWindow: 0,
+    sendRate: 0,
+    ...overrides,
+  };
+}
+
+/** The fleet takes every slot it reserves until `untilMs`; `onReserved` runs after each block. */
+async function useEverySlot(
+  time: VirtualTime,
+  limiter: FleetRateLimiter,
+  untilMs: number,
+  onReserved: () => void = () => undefined,
+): Promise<void> {
+  await time.run(
+    (async () => {
+      while (time.now < untilMs) {
+        const slots = await limiter.reserve(1_000);
+        onReserved();
+        await time.sleep((slots.at(-1) ?? time.now) - time.now + 1);
+      }
+    })(),
+  );
 }
 
 describe('FleetRateLimiter, in virtual time', () => {
@@ -96,34 +137,13 @@ describe('FleetRateLimiter, in virtual time', () => {
     // Prepare: a fleet that measured 100 requests/s at a throttle whose pause ended at 0.
     const { time, store, limiter } = limiterOnVirtualTime();
     const { holdShare, holdMs } = limiter.settings;
-    store.state = {
-      version: 1,
-      nextSlotAt: 0,
-      pausedUntil: 0,
-      pauseReason: null,
-      rate: holdShare * 100,
-      phase: 'steady',
-      throttledAt: -1_500,
-      pauseBeganAt: -1_300,
-      rateAtThrottle: 130,
-      estimated: true,
-      measuredLimit: 100,
-      windowStartedAt: 0,
-      reservedInWindow: 0,
-      sendRate: 0,
-    };
+    store.state = measuredAt100({ rate: holdShare * 100 });
 
     // Act: the fleet uses every slot for 12 s (no throttle: &Open's limit rose meanwhile).
     const rateAt: Record<number, number> = {};
-    await time.run(
-      (async () => {
-        while (time.now < 12_000) {
-          const slots = await limiter.reserve(1_000);
-          rateAt[Math.floor(time.now / 1000)] ??= store.state?.rate ?? 0;
-          await time.sleep((slots.at(-1) ?? time.now) - time.now + 1);
-        }
-      })(),
-    );
+    await useEverySlot(time, limiter, 12_000, () => {
+      rateAt[Math.floor(time.now / 1000)] ??= store.state?.rate ?? 0;
+    });
 
     // Assess: flat through the hold, then growing, each second by more than the one before.
     const rate = (second: number) => rateAt[second] ?? Number.NaN;
@@ -137,39 +157,10 @@ describe('FleetRateLimiter, in virtual time', () => {
     // Prepare: two twin fleets that measured 100 requests/s at a throttle whose pause ended at 0,
     // and have used every slot since: 8 s later both are probing above the limit they measured.
     const fleet = () => {
-      const time = new VirtualTime();
-      const store = new InMemoryLimiterStore();
-      const limiter = new FleetRateLimiter({
-        store,
-        clock: { now: () => time.now },
-        sleep: time.sleep,
-      });
-      store.state = {
-        version: 1,
-        nextSlotAt: 0,
-        pausedUntil: 0,
-        throttledUntil: 0,
-        pauseReason: null,
-        rate: limiter.settings.holdShare * 100,
-        phase: 'steady',
-        throttledAt: -1_500,
-        pauseBeganAt: -1_300,
-        rateAtThrottle: 130,
-        estimated: true,
-        measuredLimit: 100,
-        windowStartedAt: 0,
-        reservedInWindow: 0,
-        sendRate: 0,
-      };
+      const { time, store, limiter } = limiterOnVirtualTime();
+      store.state = measuredAt100({ rate: limiter.settings.holdShare * 100 });
       const rateAfterSendingUntil = async (end: number) => {
-        await time.run(
-          (async () => {
-            while (time.now < end) {
-              const slots = await limiter.reserve(1_000);
-              await time.sleep((slots.at(-1) ?? time.now) - time.now + 1);
-            }
-          })(),
-        );
+        await useEverySlot(time, limiter, end);
         return store.state?.rate ?? 0;
       };
       return { time, limiter, rateAfterSendingUntil };
@@ -541,35 +532,13 @@ describe('FleetRateLimiter, in virtual time', () => {
     // could not measure, whose pause ended at 0.
     const { time, store, limiter } = limiterOnVirtualTime();
     const { holdShare, holdMs } = limiter.settings;
-    store.state = {
-      version: 1,
-      nextSlotAt: 0,
-      pausedUntil: 0,
-      throttledUntil: 0,
-      pauseReason: null,
-      rate: 60,
-      phase: 'steady',
-      throttledAt: -1_500,
-      pauseBeganAt: -1_300,
-      rateAtThrottle: 110,
-      estimated: true,
-      measuredLimit: 100,
-      windowStartedAt: 0,
-      reservedInWindow: 0,
-      sendRate: 0,
-    };
+    store.state = measuredAt100({ rate: 60, rateAtThrottle: 110 });
 
     // Act: the fleet uses every slot through the hold.
     const rateAt: Record<number, number> = {};
-    await time.run(
-      (async () => {
-        while (time.now < holdMs - 250) {
-          const slots = await limiter.reserve(1_000);
-          rateAt[Math.floor(time.now / 500) * 500] ??= store.state?.rate ?? 0;
-          await time.sleep((slots.at(-1) ?? time.now) - time.now + 1);
-        }
-      })(),
-    );
+    await useEverySlot(time, limiter, holdMs - 250, () => {
+      rateAt[Math.floor(time.now / 500) * 500] ??= store.state?.rate ?? 0;
+    });
 
     // Assess
     expect(rateAt[1_500]).toBeCloseTo(holdShare * 100, 5);
