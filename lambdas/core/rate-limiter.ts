@@ -135,7 +135,7 @@ export class FleetRateLimiter {
   #pausedUntil = 0;
   #recent: { sentAt: number; feedback: LimiterFeedback }[] = [];
   #sharedRead: { at: number; state: Promise<LimiterState | null> } | null = null;
-  /** The slots this instance reserved lately: its share of the fleet's, to scale what it saw. */
+  /** The slots this instance reserved lately: against the fleet's, whether it sent for all of it. */
   #ownBlocks: NonNullable<LimiterState['blocks']> = [];
 
   constructor(deps: {
@@ -359,10 +359,11 @@ export class FleetRateLimiter {
 
   /**
    * The rate after a throttle episode: the limit measured from the pace &Open accepted at between
-   * refusals (see `#episodeAnswers`), averaged with the earlier episodes, and held at. One Lambda
-   * container among many sees too few refusals to time them: it measures a clear overshoot by the
-   * share it saw accepted of the fleet's rate. An episode nobody can measure steps the rate down by
-   * `decrease` (AIMD).
+   * refusals, averaged with the earlier episodes, and held at. Alone, an instance times the answers
+   * it heard (see `#episodeAnswers`); one Lambda container among many counts the fleet's slots
+   * between the refusals all of them pooled (see `fleetPace`), or, when those cannot be timed,
+   * measures a clear overshoot by the share it saw accepted of the fleet's rate. An episode nobody
+   * can measure steps the rate down by `decrease` (AIMD).
    */
   #afterThrottle(state: LimiterState, now: number): LimiterState {
     const { decrease, holdShare } = this.settings;
