@@ -213,12 +213,23 @@ export function endToEndAllowanceMs(figures: SendFigures): number {
   return TARGETS.endToEndFactor * figures.lowerBoundMs + TARGETS.endToEndSlackMs;
 }
 
-export function judge(figures: SendFigures, speedUpOverNaive: number | null): Verdicts {
+/**
+ * The figures against the targets. Early requests: "sent before a Retry-After had passed" counts from
+ * when the answer was received (RFC 9110), so what is judged is `clientEarlyRequests`, what the
+ * pipeline's client wrote after the fleet had heard one; the sandbox's count (`figures`) also holds
+ * requests already on their way when the answer left it, and stands in only when the client's count
+ * is unknown (null).
+ */
+export function judge(
+  figures: SendFigures,
+  speedUpOverNaive: number | null,
+  clientEarlyRequests: number | null = null,
+): Verdicts {
   return {
     utilisation:
       figures.utilisation === null ? null : figures.utilisation >= TARGETS.minUtilisation,
     share429: figures.share429 <= TARGETS.max429Share,
-    earlyRequests: figures.earlyRequests <= TARGETS.maxEarlyRequests,
+    earlyRequests: (clientEarlyRequests ?? figures.earlyRequests) <= TARGETS.maxEarlyRequests,
     endToEnd: figures.endToEndMs <= endToEndAllowanceMs(figures),
     speedUp: speedUpOverNaive === null ? null : speedUpOverNaive >= TARGETS.minSpeedUp,
   };

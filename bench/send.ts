@@ -17,6 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { PIPELINE } from '../lib/pipeline-settings.ts';
 import { DEMO_CAMPAIGNS } from '../sandbox/index.ts';
 import {
   endToEndAllowanceMs,
@@ -49,6 +50,14 @@ const MAINTENANCE_MS = 10_000;
 const DEFAULT_CONCURRENCY = 10;
 /** Rows the DynamoDB Local warm-up writes and updates before the upload (see send-scenario.ts). */
 const WARM_UP_ROWS = 2_000;
+
+/**
+ * The utilisation target is the issue's for the pipeline with and without a 503 window; with
+ * webhooks, DynamoDB Local on this machine is the bound (see the notes).
+ */
+function hasUtilisationTarget(scenario: ScenarioName): boolean {
+  return scenario !== 'pipeline-webhooks';
+}
 
 const USAGE = `npm run bench:send -- [--rows N] [--rps R] [--latency MIN-MAX] [--naive-rows n] [--quick]
   --rows N          recipient rows (default 3000; --quick 600)
@@ -285,15 +294,8 @@ function buildReport(settings: Settings, outcomes: Outcome[]): Report {
       continue;
     }
     const gain = naiveMs === null ? null : speedUp(naiveMs, figures.endToEndMs);
-    const verdicts = judge(figures, gain);
-    // "Sent before a Retry-After had passed": a Retry-After counts from when its answer is received
-    // (RFC 9110), so what is judged is what the pipeline's client wrote after the fleet had heard
-    // one. The sandbox's count also holds requests already on their way when the answer left it.
-    const clientEarly = outcome.result.clientEarlyRequests;
-    if (clientEarly !== null) verdicts.earlyRequests = clientEarly <= TARGETS.maxEarlyRequests;
-    // The utilisation target is the issue's for the pipeline with and without a 503 window; with
-    // webhooks, DynamoDB Local on this machine is the bound (see the notes).
-    if (outcome.scenario === 'pipeline-webhooks') verdicts.utilisation = null;
+    const verdicts = judge(figures, gain, outcome.result.clientEarlyRequests);
+    if (!hasUtilisationTarget(outcome.scenario)) verdicts.utilisation = null;
     scenarios[outcome.scenario] = { ok: true, result: outcome.result, speedUp: gain, verdicts };
   }
   const { scenarios: _, ...shown } = settings;
@@ -338,7 +340,7 @@ const NOTES = (settings: Settings): string[] => [
     : `DynamoDB Local was warmed up before the upload (${WARM_UP_ROWS} rows written, claimed, released ` +
       'and read on a table of their own): cold, its JVM answers several times slower for the first ' +
       'seconds, which DynamoDB in AWS does not; --cold measures that.',
-  `${settings.concurrency} sender invocations at once (gift-batch run: 5, as in AWS; --concurrency): ` +
+  `${settings.concurrency} sender invocations at once (gift-batch run: ${PIPELINE.sender.maxConcurrency}, as in AWS; --concurrency): ` +
     'DynamoDB Local answers each claim and record in 5–70 ms where DynamoDB takes a few, so each row ' +
     'holds its place in flight longer.',
 ];
@@ -385,7 +387,7 @@ function renderTable(settings: Settings, report: Report): string {
     `≥ ${percent(TARGETS.minUtilisation)}`,
     (f, entry, name) =>
       `${f.utilisation === null ? 'n/a' : percent(f.utilisation)}${
-        name === 'pipeline-webhooks' ? ' (no target)' : mark(entry.verdicts?.utilisation)
+        hasUtilisationTarget(name) ? mark(entry.verdicts?.utilisation) : ' (no target)'
       }`,
   );
   add(

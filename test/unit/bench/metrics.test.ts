@@ -325,6 +325,21 @@ describe('judge', () => {
     });
   });
 
+  it("judges early requests by the client's count when it has one, the sandbox's otherwise", () => {
+    // Prepare: the sandbox saw two arrive after a Retry-After had left it; the client wrote none
+    // after the fleet had heard one (they were on their way).
+    const figures = { ...base, earlyRequests: 2 };
+
+    // Act
+    const withClientCount = judge(figures, 10, 0);
+    const withoutClientCount = judge(figures, 10, null);
+
+    // Assess
+    expect(withClientCount.earlyRequests).toBe(true);
+    expect(withoutClientCount.earlyRequests).toBe(false);
+    expect(judge({ ...base, earlyRequests: 0 }, 10, 1).earlyRequests).toBe(false);
+  });
+
   it('leaves utilisation and speed-up undecided when there is nothing to judge them by', () => {
     // Prepare
     const figures = { ...base, utilisation: null };
