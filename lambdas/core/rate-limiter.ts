@@ -382,7 +382,7 @@ export class FleetRateLimiter {
     // What &Open accepted between refusals is its limit's worth, however the fleet sent. Alone,
     // this instance heard every answer and counts the accepted ones by when each was written;
     // one of several containers counts the fleet's slots between the refusals they all pooled.
-    const pace = alone ? (episode?.acceptedPace?.perSecond ?? null) : fleetPace(state.refusals);
+    const pace = alone ? (episode?.acceptedPace ?? null) : fleetPace(state.refusals);
     // Alone, an instance that could not time the refusals measures nothing rather than guess from
     // a share of a few requests (it read half the limit that way).
     const clearOvershoot =
@@ -472,7 +472,8 @@ export class FleetRateLimiter {
     acceptedShare: number;
     refused: number;
     ownRate: number;
-    acceptedPace: { perSecond: number; from: number; to: number } | null;
+    /** Requests per second; null when the refusals cannot be timed. */
+    acceptedPace: number | null;
   } | null {
     const pauseBeganAt = state.pauseBeganAt ?? state.pausedUntil;
     // Answers come back in another order than their requests left: the first refusal heard may
@@ -589,12 +590,12 @@ function acceptedPace(
   answered: readonly { sentAt: number; feedback: LimiterFeedback }[],
   from: number,
   to: number,
-): { perSecond: number; from: number; to: number } | null {
+): number | null {
   if (to - from < MIN_PACE_WINDOW_MS) return null;
   const between = answered.filter(
     (request) => request.feedback === 'accepted' && request.sentAt > from && request.sentAt <= to,
   );
-  return { perSecond: between.length / ((to - from) / 1000), from, to };
+  return between.length / ((to - from) / 1000);
 }
 
 /**
