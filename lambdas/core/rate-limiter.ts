@@ -97,6 +97,18 @@ const MIN_PACE_WINDOW_MS = 50;
 const OWN_BLOCK_HISTORY_MS = 5_000;
 /** The newest episode's measurement weighs this much against the average of the earlier ones. */
 const NEW_MEASUREMENT_WEIGHT = 0.5;
+/**
+ * Until a credit was refused, &Open's bucket is taken to hold at least this long of its limit: what
+ * it refills with during the shortest Retry-After (one second).
+ */
+const ASSUMED_BURST_S = 1;
+/** The share of the bucket's refill the fleet spends: a limit measured a little high leaves a margin. */
+const CREDIT_SHARE = 0.9;
+/**
+ * The credit is spent at this share of the limit on top of it: if the bucket held less than assumed,
+ * the requests already on their way when the first refusal comes back are few.
+ */
+const CREDIT_RATE_SHARE = 0.5;
 /** Concurrent callers of one instance share a read of the shared pause this fresh. */
 const SHARED_READ_REUSE_MS = 10;
 /**
@@ -124,6 +136,10 @@ const MAX_EXTRA_TURNS = 3;
  *   succeed (as CUBIC does). Each episode costs a pause, but with a bucket that refills during it
  *   (the usual limiter) little capacity: sending a little above the limit until &Open refuses uses
  *   all of it, while holding under it wastes what it would have accepted.
+ * - Credit: &Open's bucket refills through every pause (a Retry-After, a maintenance window). Right
+ *   after it the fleet sends that refill on top of the limit, up to what the bucket holds (a second
+ *   of the limit until a refused credit says less): left in the bucket, it would be lost with every
+ *   moment the fleet sends under the limit, and with the end of the batch.
  */
 export class FleetRateLimiter {
   readonly #store: LimiterStore;
@@ -133,6 +149,8 @@ export class FleetRateLimiter {
   readonly settings: RateLimitSettings;
   /** This instance's own knowledge of the pause: set synchronously when a throttle arrives. */
   #pausedUntil = 0;
+  /** When the latest pause this instance knows of began: slots reserved before it are void. */
+  #pausedSince = 0;
   #recent: { sentAt: number; feedback: LimiterFeedback }[] = [];
   #sharedRead: { at: number; state: Promise<LimiterState | null> } | null = null;
   /** The slots this instance reserved lately: against the fleet's, whether it sent for all of it. */
@@ -164,10 +182,27 @@ export class FleetRateLimiter {
    * rate is low does not commit the fleet to that rate for long.
    */
   async reserve(wanted: number): Promise<number[]> {
+    let waitedAt: number | null = null;
     for (;;) {
       const now = this.#clock.now();
       const read = await this.#store.read();
       const before = read ?? this.#initialState(now);
+      // Slots reserved during a throttle's pause, before the limit is measured, would follow it at
+      // the rate &Open refused (a burst straight into its refilled bucket): wait for the measurement.
+      // Not for longer than a caller may wait: it gives its row back instead.
+      // Again if the refusals still arriving lengthened the pause, as long as time moves on (a
+      // sleep that does not would spin).
+      const pauseLeftMs = before.pausedUntil - now;
+      if (
+        waitedAt !== now &&
+        !before.estimated &&
+        pauseLeftMs > 0 &&
+        pauseLeftMs <= this.settings.maxWaitMs
+      ) {
+        waitedAt = now;
+        await this.#sleep(pauseLeftMs);
+        continue;
+      }
       // Slots that passed before anyone came for them: the fleet had no request to send then.
       // Counted in the window they passed in, which the evolution below may close.
       const idleMs = Math.max(0, now - Math.max(before.nextSlotAt, before.pausedUntil));
@@ -175,9 +210,10 @@ export class FleetRateLimiter {
         { ...before, idleInWindowMs: (before.idleInWindowMs ?? 0) + idleMs },
         now,
       );
-      const count = Math.max(1, Math.min(wanted, Math.floor(state.rate * BLOCK_SECONDS)));
       const start = Math.max(now, state.nextSlotAt, state.pausedUntil, this.#pausedUntil);
-      const interval = 1000 / state.rate;
+      const rate = state.rate + creditRps(state, start);
+      const count = Math.max(1, Math.min(wanted, Math.floor(rate * BLOCK_SECONDS)));
+      const interval = 1000 / rate;
       const slots = Array.from({ length: count }, (_, index) => start + index * interval);
       const next: LimiterState = {
         ...state,
@@ -198,13 +234,16 @@ export class FleetRateLimiter {
 
   /**
    * Waits until `slotAt`, then checks that no pause began meanwhile, here or anywhere in the fleet.
-   * `paused`: the slot fell inside a pause and is void; the caller reserves again.
+   * `paused`: the slot is void, and the caller reserves again. It fell inside a pause, or it was
+   * reserved (at `reservedAt`) before a pause began: then at the rate &Open refused, and even
+   * after the pause it would go out on top of the schedule that follows it.
    */
-  async waitFor(slotAt: number): Promise<'go' | 'paused'> {
-    if (this.#pausedUntil > slotAt) return 'paused';
+  async waitFor(slotAt: number, reservedAt = Number.POSITIVE_INFINITY): Promise<'go' | 'paused'> {
+    if (this.#pausedUntil > slotAt || this.#pausedSince > reservedAt) return 'paused';
     const wait = slotAt - this.#clock.now();
     if (wait > 0) await this.#sleep(wait);
-    return (await this.clearToSend()) ? 'go' : 'paused';
+    if (!(await this.clearToSend())) return 'paused';
+    return this.#pausedSince > reservedAt ? 'paused' : 'go';
   }
 
   /**
@@ -227,6 +266,7 @@ export class FleetRateLimiter {
     if (shared && shared.pausedUntil > now) {
       this.#pausedUntil = Math.max(this.#pausedUntil, shared.pausedUntil);
     }
+    this.#pausedSince = Math.max(this.#pausedSince, shared?.pausedSince ?? 0);
     return this.#pausedUntil <= now;
   }
 
@@ -248,6 +288,7 @@ export class FleetRateLimiter {
     if (feedback !== 'throttled' && feedback !== 'unavailable') return;
     const now = this.#clock.now();
     const until = now + (retryAfterMs ?? this.settings.defaultPauseMs);
+    if (this.#pausedUntil <= now) this.#pausedSince = now;
     this.#pausedUntil = Math.max(this.#pausedUntil, until);
     const reason =
       feedback === 'throttled'
@@ -257,6 +298,10 @@ export class FleetRateLimiter {
       const read = await this.#store.read();
       const state = read ?? this.#initialState(now);
       const newEpisode = feedback === 'throttled' && sentAt >= state.pausedUntil;
+      const creditRefused =
+        newEpisode && state.credit !== undefined && creditRps(state, sentAt) > 0
+          ? spentCredit(state.credit, sentAt)
+          : null;
       // A refusal of the episode not yet measured, heard here or by another container: pooled.
       const ofThisEpisode =
         feedback === 'throttled' &&
@@ -268,9 +313,17 @@ export class FleetRateLimiter {
         ...state,
         version: (read?.version ?? 0) + 1,
         pausedUntil: Math.max(state.pausedUntil, until),
+        pausedSince: state.pausedUntil > now ? (state.pausedSince ?? now) : now,
         pauseReason: reason,
+        ...(creditRefused === null
+          ? {}
+          : {
+              burstAtMost: Math.min(state.burstAtMost ?? Number.POSITIVE_INFINITY, creditRefused),
+            }),
         ...probeClock(state, feedback, until, now),
-        nextSlotAt: Math.max(state.nextSlotAt, until),
+        // A new pause voids every slot reserved before it (see `waitFor`): the schedule starts
+        // again at its end. One that lengthens a pause keeps what was reserved during it.
+        nextSlotAt: state.pausedUntil > now ? Math.max(state.nextSlotAt, until) : until,
         ...(newEpisode
           ? {
               throttledAt: sentAt,
@@ -324,6 +377,14 @@ export class FleetRateLimiter {
   #evolve(state: LimiterState, now: number): LimiterState {
     let next = { ...state };
     if (!next.estimated && now >= next.pausedUntil) next = this.#afterThrottle(next, now);
+    if (
+      next.estimated &&
+      next.pausedUntil > 0 &&
+      now >= next.pausedUntil &&
+      next.creditFor !== next.pausedUntil
+    ) {
+      next = this.#withCredit(next);
+    }
 
     const elapsed = now - next.windowStartedAt;
     if (elapsed >= this.settings.growthIntervalMs) {
@@ -426,6 +487,33 @@ export class FleetRateLimiter {
       windowStartedAt: now,
       reservedInWindow: 0,
       ...(measuredLimit === undefined ? {} : { measuredLimit }),
+    };
+  }
+
+  /**
+   * The state with the credit of the pause that just ended: &Open's bucket refilled through it, at
+   * the limit the fleet measured, up to what the bucket holds. Spent on top of the rate just after
+   * the pause, it is capacity used; left, it would fill the bucket to the brim, where every moment
+   * the fleet sends under the limit is capacity lost, and the batch may well end with a full bucket.
+   * None with a ceiling (the tenant's bound is a bound) or before the limit is measured.
+   */
+  #withCredit(state: LimiterState): LimiterState {
+    const granted = { ...state, creditFor: state.pausedUntil };
+    const limit = state.measuredLimit;
+    if (limit === undefined || this.settings.ceilingRps !== null) return granted;
+    const pauseS = (state.pausedUntil - (state.pausedSince ?? state.pausedUntil)) / 1000;
+    const bucket = Math.min(limit * ASSUMED_BURST_S, state.burstAtMost ?? Number.POSITIVE_INFINITY);
+    const slots = CREDIT_SHARE * Math.min(limit * pauseS, bucket);
+    const rps = CREDIT_RATE_SHARE * limit;
+    if (slots < 1) return granted;
+    return {
+      ...granted,
+      // Rounded, as the blocks are: fewer digits, fewer bytes in the item written with each block.
+      credit: {
+        from: Math.round(state.pausedUntil),
+        until: Math.round(state.pausedUntil + (slots / rps) * 1000),
+        rps: Math.round(rps * 1000) / 1000,
+      },
     };
   }
 
@@ -541,6 +629,8 @@ export class Permits {
   readonly #clock: Clock;
   #remaining: number;
   #slots: number[] = [];
+  /** When the slots in hand were asked for: a pause that began after it voids them. */
+  #reservedAt = 0;
   #queue: Promise<unknown> = Promise.resolve();
 
   /** `demand`: the most requests this invocation can make (its batch size). */
@@ -563,16 +653,19 @@ export class Permits {
 
   async #take(): Promise<{ kind: 'go'; at: number } | { kind: 'wait'; untilMs: number }> {
     for (;;) {
-      if (this.#slots.length === 0)
+      if (this.#slots.length === 0) {
+        const askedAt = this.#clock.now();
         this.#slots = await this.#limiter.reserve(Math.max(1, this.#remaining));
+        this.#reservedAt = askedAt;
+      }
       const slot = this.#slots[0] as number;
       if (slot - this.#clock.now() > this.#limiter.settings.maxWaitMs) {
         this.#slots = [];
         return { kind: 'wait', untilMs: slot };
       }
-      const verdict = await this.#limiter.waitFor(slot);
+      const verdict = await this.#limiter.waitFor(slot, this.#reservedAt);
       if (verdict === 'paused') {
-        this.#slots = []; // void: the pause moved the schedule on
+        this.#slots = []; // void: a pause moved the schedule on
         continue;
       }
       this.#slots.shift();
@@ -580,6 +673,20 @@ export class Permits {
       return { kind: 'go', at: this.#clock.now() };
     }
   }
+}
+
+/** The extra rate a pause's credit adds at an instant (requests per second): 0 outside it. */
+function creditRps(state: LimiterState, at: number): number {
+  const credit = state.credit;
+  return credit !== undefined && at >= credit.from && at < credit.until ? credit.rps : 0;
+}
+
+/**
+ * How much of a credit the fleet had spent by an instant: when &Open refused a request then, its
+ * bucket held no more than that above the limit (at most: the fleet may have sent less).
+ */
+function spentCredit(credit: NonNullable<LimiterState['credit']>, at: number): number {
+  return Math.max(1, Math.floor((credit.rps * (at - credit.from)) / 1000));
 }
 
 /**

@@ -49,6 +49,23 @@ export interface LimiterState {
    * wrote (`pausedUntil` stands in).
    */
   throttledUntil?: number;
+  /**
+   * When the current pause began (ms): &Open's bucket refills from then until it ends. Absent in a
+   * state an earlier version wrote.
+   */
+  pausedSince?: number;
+  /**
+   * What &Open's bucket refilled with during the last pause, spent on top of the rate after it: `rps`
+   * more from `from` until `until`. Absent before the first pause, and with a ceiling.
+   */
+  credit?: { from: number; until: number; rps: number };
+  /** The pause (its `pausedUntil`) the credit was granted for: one credit per pause. */
+  creditFor?: number;
+  /**
+   * The most requests &Open's bucket was found to hold: the excess it accepted in a credit before
+   * it refused one. Absent while no credit was refused (a second of the limit is assumed).
+   */
+  burstAtMost?: number;
   /** The limit measured at the throttle episodes so far, averaged (requests/s); absent: none yet. */
   measuredLimit?: number;
   /** True once the rate was re-estimated for that episode. */

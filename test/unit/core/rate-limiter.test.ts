@@ -42,22 +42,68 @@ function measuredAt100(overrides: Partial<LimiterState> = {}): LimiterState {
   };
 }
 
-/** The fleet takes every slot it reserves until `untilMs`; `onReserved` runs after each block. */
+/**
+ * The fleet takes every slot it reserves until `untilMs`; `onReserved` runs after each block.
+ * Returns the slots' instants.
+ */
 async function useEverySlot(
   time: VirtualTime,
   limiter: FleetRateLimiter,
   untilMs: number,
   onReserved: () => void = () => undefined,
-): Promise<void> {
+): Promise<number[]> {
+  const taken: number[] = [];
   await time.run(
     (async () => {
       while (time.now < untilMs) {
         const slots = await limiter.reserve(1_000);
+        taken.push(...slots);
         onReserved();
         await time.sleep((slots.at(-1) ?? time.now) - time.now + 1);
       }
     })(),
   );
+  return taken;
+}
+
+/** How many of the instants fall between two others (end exclusive). */
+function countBetween(instants: readonly number[], from: number, to: number): number {
+  return instants.filter((at) => at >= from && at < to).length;
+}
+
+/**
+ * A fleet sending bunches of four requests in the same millisecond every 30 ms (133/s) for a
+ * second into a token bucket of 80 requests/s holding 10, answered after 150–250 ms (in another
+ * order than they left); once it hears a refusal nothing more leaves. Plays the answers to the
+ * limiter as they arrive, and says when the pause they began ends.
+ */
+async function refusedByABucketOf80(time: VirtualTime, limiter: FleetRateLimiter) {
+  const limit = 80;
+  let tokens = 10;
+  let refilledAt = 0;
+  const sent: { sentAt: number; refused: boolean; answerAt: number }[] = [];
+  for (let at = 0; at < 1_000; at += 30) {
+    for (let bunch = 0; bunch < 4; bunch += 1) {
+      tokens = Math.min(10, tokens + ((at - refilledAt) / 1000) * limit);
+      refilledAt = at;
+      const refused = tokens < 1;
+      if (!refused) tokens -= 1;
+      sent.push({ sentAt: at, refused, answerAt: at + 150 + ((sent.length * 37) % 100) });
+    }
+  }
+  const firstRefusalHeard = Math.min(...sent.filter((r) => r.refused).map((r) => r.answerAt));
+  const answers = sent
+    .filter((request) => request.sentAt < firstRefusalHeard)
+    .sort((a, b) => a.answerAt - b.answerAt);
+  for (const answer of answers) {
+    await time.run(time.sleep(answer.answerAt - time.now));
+    await limiter.answered(
+      answer.sentAt,
+      answer.refused ? 'throttled' : 'accepted',
+      answer.refused ? 1_000 : null,
+    );
+  }
+  return { limit, pausedUntil: limiter.pausedUntil };
 }
 
 describe('FleetRateLimiter, in virtual time', () => {
@@ -126,9 +172,11 @@ describe('FleetRateLimiter, in virtual time', () => {
     // Act: two minutes at R = 100.
     const report = await simulateFleet({ ...FLEET, requests: 12_000, limitRps: 100, seed: 7 });
 
-    // Assess: the first, then about one every 20 s while it probes for a higher limit.
+    // Assess: the first, then about one every 10 s while it probes for a higher limit, each with
+    // a few refusals. (Before the fleet spent the refill after a pause, its probe had to empty a
+    // full bucket first: one episode every 20 s, and as many refusals in all, 37 against 28.)
     expect(report.episodes).toBeGreaterThanOrEqual(1);
-    expect(report.episodes).toBeLessThanOrEqual(6);
+    expect(report.episodes).toBeLessThanOrEqual(12);
     expect(report.throttled / report.sent).toBeLessThan(0.006);
     expect(report.early).toBe(0);
   });
@@ -139,50 +187,57 @@ describe('FleetRateLimiter, in virtual time', () => {
     const { holdShare, holdMs } = limiter.settings;
     store.state = measuredAt100({ rate: holdShare * 100 });
 
-    // Act: the fleet uses every slot for 12 s (no throttle: &Open's limit rose meanwhile).
+    // Act: the fleet uses every slot for 9 s past the hold (no throttle: &Open's limit rose).
     const rateAt: Record<number, number> = {};
-    await useEverySlot(time, limiter, 12_000, () => {
+    await useEverySlot(time, limiter, holdMs + 9_000, () => {
       rateAt[Math.floor(time.now / 1000)] ??= store.state?.rate ?? 0;
     });
 
     // Assess: flat through the hold, then growing, each second by more than the one before.
-    const rate = (second: number) => rateAt[second] ?? Number.NaN;
-    expect(rate(Math.floor(holdMs / 1000) - 1)).toBeCloseTo(holdShare * 100, 5);
-    expect(rate(6)).toBeGreaterThan(rate(4));
-    expect(rate(11) - rate(9)).toBeGreaterThan(rate(6) - rate(4));
-    expect(rate(11)).toBeGreaterThan(103);
+    const held = Math.floor(holdMs / 1000);
+    const rate = (secondsAfterHold: number) => rateAt[held + secondsAfterHold] ?? Number.NaN;
+    expect(rate(-1)).toBeCloseTo(holdShare * 100, 5);
+    expect(rate(3)).toBeGreaterThan(rate(1));
+    expect(rate(8) - rate(6)).toBeGreaterThan(rate(3) - rate(1));
+    expect(rate(8)).toBeGreaterThan(103);
   });
 
   it('comes back from a maintenance window at the rate it had, and goes on probing where it was', async () => {
     // Prepare: two twin fleets that measured 100 requests/s at a throttle whose pause ended at 0,
-    // and have used every slot since: 8 s later both are probing above the limit they measured.
+    // and have used every slot since: 5 s past their hold both are probing above that limit.
     const fleet = () => {
       const { time, store, limiter } = limiterOnVirtualTime();
       store.state = measuredAt100({ rate: limiter.settings.holdShare * 100 });
+      // The rate, and since when it holds: growth windows close when a block is reserved, at
+      // instants that differ between the twins, so growth is compared per second between them.
       const rateAfterSendingUntil = async (end: number) => {
         await useEverySlot(time, limiter, end);
-        return store.state?.rate ?? 0;
+        return { rate: store.state?.rate ?? 0, since: store.state?.windowStartedAt ?? 0 };
       };
       return { time, limiter, rateAfterSendingUntil };
     };
     const maintained = fleet();
     const twin = fleet();
-    const before = await maintained.rateAfterSendingUntil(8_000);
-    await twin.rateAfterSendingUntil(8_000);
+    const { holdMs, holdShare } = maintained.limiter.settings;
+    const probing = holdMs + 5_000;
+    const before = await maintained.rateAfterSendingUntil(probing);
+    await twin.rateAfterSendingUntil(probing);
 
     // Act: one meets a 503 with Retry-After 5 s, then sends two more seconds; the twin just sends.
     await maintained.limiter.answered(maintained.time.now - 200, 'unavailable', 5_000);
-    const back = await maintained.rateAfterSendingUntil(13_200);
-    const afterWindow = await maintained.rateAfterSendingUntil(15_200);
-    const twinFrom = await twin.rateAfterSendingUntil(8_200);
-    const twinTo = await twin.rateAfterSendingUntil(10_200);
+    const back = await maintained.rateAfterSendingUntil(probing + 5_200);
+    const afterWindow = await maintained.rateAfterSendingUntil(probing + 7_200);
+    const twinFrom = await twin.rateAfterSendingUntil(probing + 200);
+    const twinTo = await twin.rateAfterSendingUntil(probing + 2_200);
 
     // Assess: not lowered, not held for `holdMs` as after a throttle, and probing as fast as the
     // twin that met no window (the window's five seconds did not count as probing time).
-    expect(before).toBeGreaterThan(maintained.limiter.settings.holdShare * 100);
-    expect(back).toBeGreaterThanOrEqual(before);
-    const growth = afterWindow / back - 1;
-    const twinGrowth = twinTo / twinFrom - 1;
+    expect(before.rate).toBeGreaterThan(holdShare * 100);
+    expect(back.rate).toBeGreaterThanOrEqual(before.rate);
+    const growthPerSecond = (from: typeof back, to: typeof back) =>
+      Math.log(to.rate / from.rate) / ((to.since - from.since) / 1000);
+    const growth = growthPerSecond(back, afterWindow);
+    const twinGrowth = growthPerSecond(twinFrom, twinTo);
     expect(growth).toBeGreaterThan(0.9 * twinGrowth);
     expect(growth).toBeLessThan(1.1 * twinGrowth);
   });
@@ -271,8 +326,48 @@ describe('FleetRateLimiter, in virtual time', () => {
     // Assess
     expect(checks).toEqual(['go', 'paused']);
     expect(b.pausedUntil).toBe(3_000);
-    const [next] = await b.reserve(1);
+    let next: number | undefined;
+    await time.run(
+      (async () => {
+        [next] = await b.reserve(1);
+      })(),
+    );
     expect(next).toBeGreaterThanOrEqual(3_000);
+  });
+
+  it('voids the slots reserved before a pause, even those after its end, here and in other containers', async () => {
+    // Prepare: two containers; the fleet has reserved two seconds of slots at 10 requests/s.
+    const time = new VirtualTime();
+    const clock = { now: () => time.now };
+    const store = new InMemoryLimiterStore();
+    const settings = { ceilingRps: 10 };
+    const here = new FleetRateLimiter({ store, clock, sleep: time.sleep, settings });
+    const elsewhere = new FleetRateLimiter({ store, clock, sleep: time.sleep, settings });
+    const reserved: number[] = [];
+    for (let block = 0; block < 20; block += 1) reserved.push(...(await here.reserve(1)));
+    await time.run(time.sleep(5));
+
+    // Act: a 429 pauses the fleet until 1,005 ms; then each asks about a slot after that.
+    await here.answered(0, 'throttled', 1_000);
+    const verdicts = () =>
+      Promise.all([
+        here.waitFor(1_500, 0),
+        elsewhere.waitFor(1_500, 0),
+        here.waitFor(1_600, 1_200),
+        elsewhere.waitFor(1_600, 1_200),
+      ]);
+    let answers: string[] = [];
+    await time.run(
+      (async () => {
+        answers = await verdicts();
+      })(),
+    );
+
+    // Assess: reserved before the pause (at the rate &Open refused): void; after: good. The
+    // schedule starts again at the pause's end, not after the void slots.
+    expect(reserved.at(-1)).toBeGreaterThan(1_500);
+    expect(answers).toEqual(['paused', 'paused', 'go', 'go']);
+    expect(store.state?.nextSlotAt).toBe(1_005);
   });
 
   it('reads the answers that have already arrived before its last look at the pause', async () => {
@@ -412,45 +507,102 @@ describe('FleetRateLimiter, in virtual time', () => {
   });
 
   it('measures the limit from what &Open accepted between refusals, however unevenly the fleet sent', async () => {
-    // Prepare: a token bucket of 80 requests/s holding 10, and a fleet sending bunches of four
-    // requests in the same millisecond every 30 ms (133/s), answered after 150–250 ms, so that
-    // answers come back in another order than their requests left.
+    // Act: a bucket of 80/s refuses a fleet sending unevenly at 133/s; after the pause the fleet
+    // books its next slot.
     const { time, store, limiter } = limiterOnVirtualTime();
-    const limit = 80;
-    let tokens = 10;
-    let refilledAt = 0;
-    const sent: { sentAt: number; refused: boolean; answerAt: number }[] = [];
-    for (let at = 0; at < 1_000; at += 30) {
-      for (let bunch = 0; bunch < 4; bunch += 1) {
-        tokens = Math.min(10, tokens + ((at - refilledAt) / 1000) * limit);
-        refilledAt = at;
-        const refused = tokens < 1;
-        if (!refused) tokens -= 1;
-        sent.push({ sentAt: at, refused, answerAt: at + 150 + ((sent.length * 37) % 100) });
-      }
-    }
-    const firstRefusalHeard = Math.min(...sent.filter((r) => r.refused).map((r) => r.answerAt));
-    // Nothing leaves once the fleet has heard a refusal: it pauses.
-    const answers = sent
-      .filter((request) => request.sentAt < firstRefusalHeard)
-      .sort((a, b) => a.answerAt - b.answerAt);
-
-    // Act: the answers arrive; after the pause the fleet books its next slot.
-    for (const answer of answers) {
-      await time.run(time.sleep(answer.answerAt - time.now));
-      await limiter.answered(
-        answer.sentAt,
-        answer.refused ? 'throttled' : 'accepted',
-        answer.refused ? 1_000 : null,
-      );
-    }
-    await time.run(time.sleep((store.state?.pausedUntil ?? 0) - time.now));
+    const { limit, pausedUntil } = await refusedByABucketOf80(time, limiter);
+    await time.run(time.sleep(pausedUntil - time.now));
     await limiter.reserve(1);
 
     // Assess: within one request's worth over the window.
     expect(store.state?.measuredLimit).toBeGreaterThan(limit * 0.95);
     expect(store.state?.measuredLimit).toBeLessThan(limit * 1.05);
     expect(store.state?.rate).toBeLessThanOrEqual(limit * 1.05);
+  });
+
+  it('books no slot at the rate &Open refused while the pause before its measurement runs', async () => {
+    // Prepare: a fleet searching at 300 requests/s, refused by a bucket of 80/s.
+    const { time, store, limiter } = limiterOnVirtualTime({ initialRps: 300 });
+    const { limit, pausedUntil } = await refusedByABucketOf80(time, limiter);
+
+    // Act: a sender books its next slots half a second before the pause ends.
+    await time.run(time.sleep(pausedUntil - 500 - time.now));
+    let slots: number[] = [];
+    await time.run(
+      (async () => {
+        slots = await limiter.reserve(10);
+      })(),
+    );
+
+    // Assess: after the pause, spaced at the limit measured then, not at 300/s (a burst into the
+    // bucket that refilled meanwhile).
+    expect(slots[0]).toBeGreaterThanOrEqual(pausedUntil);
+    const spacing = ((slots.at(-1) ?? 0) - (slots[0] ?? 0)) / (slots.length - 1);
+    expect(store.state?.measuredLimit).toBeDefined();
+    expect(spacing).toBeGreaterThan(1000 / (limit * 1.05 + limit * 0.5 + 1));
+    expect(spacing).toBeGreaterThan(1000 / 300 + 1);
+  });
+
+  it('spends what &Open refilled during a throttle pause on top of the limit, then holds at it', async () => {
+    // Prepare: a fleet that measured 100 requests/s, paused by a 429 from 0 until 1 s.
+    const { time, store, limiter } = limiterOnVirtualTime();
+    store.state = measuredAt100({ pausedSince: 0, pausedUntil: 1_000, throttledUntil: 1_000 });
+
+    // Act: it uses every slot for three seconds after the pause.
+    const slots = await useEverySlot(time, limiter, 4_000);
+
+    // Assess: the second's refill (less a tenth of margin), at half the limit more, then the limit.
+    // (Within a block: the first, booked during the pause, and the gaps between blocks miss some.)
+    expect(countBetween(slots, 0, 1_000)).toBe(0);
+    expect(countBetween(slots, 1_000, 3_000)).toBeGreaterThanOrEqual(200 + 90 - 10);
+    expect(countBetween(slots, 1_000, 3_000)).toBeLessThanOrEqual(200 + 90 + 2);
+    expect(countBetween(slots, 3_000, 4_000)).toBeLessThanOrEqual(101);
+  });
+
+  it('spends at most a second of the limit after a long maintenance window', async () => {
+    // Prepare: a fleet holding at the 100 requests/s it measured meets a 503 with Retry-After 10 s.
+    const { time, limiter, store } = limiterOnVirtualTime();
+    store.state = measuredAt100();
+    await time.run(time.sleep(500));
+    await limiter.answered(400, 'unavailable', 10_000);
+
+    // Act
+    const slots = await useEverySlot(time, limiter, 13_500);
+
+    // Assess: not ten seconds' refill, which &Open's bucket need not hold.
+    expect(countBetween(slots, 10_500, 12_500)).toBeLessThanOrEqual(200 + 90 + 2);
+    expect(countBetween(slots, 10_500, 12_500)).toBeGreaterThanOrEqual(200 + 90 - 10);
+  });
+
+  it('learns from a credit &Open refused how much its bucket holds, and spends less after the next pause', async () => {
+    // Prepare: a fleet spending a credit of 90 at 50 requests/s more from 1 s on.
+    const { time, store, limiter } = limiterOnVirtualTime();
+    store.state = measuredAt100({ pausedSince: 0, pausedUntil: 1_000, throttledUntil: 1_000 });
+    await useEverySlot(time, limiter, 1_600);
+
+    // Act: &Open refuses a request sent 0.6 s into the credit (30 spent); the pause ends.
+    await limiter.answered(1_600, 'throttled', 1_000);
+    const pausedUntil = limiter.pausedUntil;
+    const slots = await useEverySlot(time, limiter, pausedUntil + 2_000);
+
+    // Assess: the bucket holds no more than 30 above the limit; the next credit is 27.
+    expect(store.state?.burstAtMost).toBe(30);
+    const rate = store.state?.rate ?? 0;
+    const after = countBetween(slots, pausedUntil, pausedUntil + 2_000);
+    expect(after).toBeGreaterThanOrEqual(Math.floor(2 * rate) + 27 - 2);
+    expect(after).toBeLessThanOrEqual(Math.ceil(2 * rate) + 27 + 2);
+  });
+
+  it('spends no credit above a ceiling the tenant set', async () => {
+    // Prepare: a tenant's ceiling of 100 requests/s, a 429 pause from 0 until 1 s.
+    const { time, store, limiter } = limiterOnVirtualTime({ ceilingRps: 100 });
+    store.state = measuredAt100({ pausedSince: 0, pausedUntil: 1_000, throttledUntil: 1_000 });
+
+    // Act
+    const slots = await useEverySlot(time, limiter, 3_000);
+
+    // Assess
+    expect(countBetween(slots, 1_000, 3_000)).toBeLessThanOrEqual(200);
   });
 
   it('measures nothing from refusals too close together, and goes on searching for the limit', async () => {
@@ -581,6 +733,27 @@ describe("the fleet's limiter state in the ledger table", () => {
       clock,
       sleep: time.sleep,
       settings: { ceilingRps: 97.3 },
+    });
+    // Every field a throttle and its credit leave behind, as long as wall-clock instants make them.
+    const at = clock.now();
+    store.state = measuredAt100({
+      nextSlotAt: at,
+      pausedUntil: at,
+      pausedSince: at - 1_234.567,
+      pauseReason: '&Open rate limit (429): waiting for Retry-After',
+      throttledUntil: at,
+      throttledAt: at - 1_456.789,
+      pauseBeganAt: at - 1_234.567,
+      rateAtThrottle: 123.456789,
+      slotsBeforePause: 123,
+      refusals: { first: at - 1_457, last: at - 1_300, count: 12, slots: 34 },
+      measuredLimit: 98.7654321,
+      credit: { from: at, until: at + 1_800, rps: 49.383 },
+      creditFor: at,
+      burstAtMost: 45,
+      windowStartedAt: at,
+      smoothedRate: 97.654321,
+      idleInWindowMs: 12.345678,
     });
     let largest = 0;
 
