@@ -183,7 +183,7 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
           void pipeline?.limiterState().then((state) => {
             if (!state) return;
             rates.push(
-              `${Date.now()} rate=${state.rate.toFixed(1)} phase=${state.phase} paused=${state.pausedUntil} sendRate=${state.sendRate.toFixed(1)} measured=${state.measuredLimit?.toFixed(1) ?? '–'} refusals=${JSON.stringify(state.refusals ?? null)}`,
+              `${Date.now()} rate=${state.rate.toFixed(1)} phase=${state.phase} paused=${state.pausedUntil} sendRate=${state.sendRate.toFixed(1)} measured=${state.measuredLimit?.toFixed(1) ?? '–'} refusals=${JSON.stringify(state.refusals ?? null)} credit=${JSON.stringify(state.credit ?? null)} burstAtMost=${state.burstAtMost ?? '–'}`,
             );
           });
         }, 500),
@@ -225,15 +225,16 @@ async function runPipeline(request: ScenarioRequest): Promise<ScenarioResult> {
       );
     }
     if (process.env.BENCH_JOURNAL) {
-      // For looking at where the capacity went: one line per request.
+      // For looking at where the capacity went: one line per request, a file per scenario.
       const { writeFileSync } = await import('node:fs');
+      const path = `${process.env.BENCH_JOURNAL}.${request.scenario}`;
       writeFileSync(
-        process.env.BENCH_JOURNAL,
+        path,
         journal.requests
           .map((r) => `${r.at} ${r.method} ${r.status} ${r.early ? 1 : 0}`)
           .join('\n'),
       );
-      writeFileSync(`${process.env.BENCH_JOURNAL}.rates`, rates.join('\n'));
+      writeFileSync(`${path}.rates`, rates.join('\n'));
     }
     const firstPost = sendPhase(journal.requests);
     return {
