@@ -109,6 +109,8 @@ const CREDIT_SHARE = 0.9;
  * the requests already on their way when the first refusal comes back are few.
  */
 const CREDIT_RATE_SHARE = 0.5;
+/** After an episode it could not measure, the search goes no faster than where &Open refused for this long. */
+const SEARCH_CAP_MS = 5_000;
 /** Concurrent callers of one instance share a read of the shared pause this fresh. */
 const SHARED_READ_REUSE_MS = 10;
 /**
@@ -436,6 +438,7 @@ export class FleetRateLimiter {
     let rate: number | null = null;
     let phase: LimiterState['phase'] = 'steady';
     let measuredLimit = state.measuredLimit;
+    let searchCap: LimiterState['searchCap'];
     const pauseBeganAt = state.pauseBeganAt ?? state.pausedUntil;
     // This instance's part of what the fleet sent in the episode: 1 alone on one machine, about
     // 1/N beside N-1 other Lambda containers.
@@ -469,8 +472,16 @@ export class FleetRateLimiter {
       // keeps searching as fast as before, so that its next episode is measured; the rate it
       // stepped down from may have been held back by a fleet that could not send faster.
       rate = Math.min(state.rate, base) * decrease;
-      if (alone && measuredLimit === undefined && this.settings.ceilingRps === null)
+      if (alone && measuredLimit === undefined && this.settings.ceilingRps === null) {
         phase = 'slow-start';
+        // …but for a while no faster than where &Open refused: the fleet overshoots enough there
+        // to time the refusals, while a search let run on after a pause, with a backlog of rows,
+        // met the limit at twice it (42 refusals in one episode).
+        searchCap = {
+          rps: Math.round(base * 1000) / 1000,
+          until: state.pausedUntil + SEARCH_CAP_MS,
+        };
+      }
     } else if (now >= state.pausedUntil + ESTIMATE_GRACE_MS) {
       // Nobody could measure the first episode (too few requests per instance): halve, and keep
       // searching as before, so that the next episode is measured.
@@ -487,6 +498,7 @@ export class FleetRateLimiter {
       windowStartedAt: now,
       reservedInWindow: 0,
       ...(measuredLimit === undefined ? {} : { measuredLimit }),
+      ...(searchCap === undefined ? {} : { searchCap }),
     };
   }
 
@@ -524,7 +536,13 @@ export class FleetRateLimiter {
    */
   #grown(state: LimiterState, now: number, elapsedMs: number): number {
     const { slowStartGrowth, holdShare } = this.settings;
-    if (state.phase === 'slow-start') return state.rate * slowStartGrowth;
+    if (state.phase === 'slow-start') {
+      const cap = state.searchCap;
+      const grown = state.rate * slowStartGrowth;
+      return cap !== undefined && now < cap.until
+        ? Math.max(state.rate, Math.min(grown, cap.rps))
+        : grown;
+    }
     const holdAt = state.measuredLimit === undefined ? null : holdShare * state.measuredLimit;
     if (holdAt !== null && state.rate < holdAt)
       return Math.min(holdAt, state.rate * slowStartGrowth);

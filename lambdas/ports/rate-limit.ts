@@ -66,6 +66,11 @@ export interface LimiterState {
    * it refused one. Absent while no credit was refused (a second of the limit is assumed).
    */
   burstAtMost?: number;
+  /**
+   * After a throttle episode nobody could measure, the search for the limit goes no faster than
+   * the fleet was refused at (`rps`) until `until` (ms). Absent before.
+   */
+  searchCap?: { rps: number; until: number };
   /** The limit measured at the throttle episodes so far, averaged (requests/s); absent: none yet. */
   measuredLimit?: number;
   /** True once the rate was re-estimated for that episode. */

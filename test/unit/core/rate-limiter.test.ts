@@ -605,7 +605,7 @@ describe('FleetRateLimiter, in virtual time', () => {
     expect(countBetween(slots, 1_000, 3_000)).toBeLessThanOrEqual(200);
   });
 
-  it('measures nothing from refusals too close together, and goes on searching for the limit', async () => {
+  it('measures nothing from refusals too close together, and goes on searching for the limit, for a while no faster than where &Open refused', async () => {
     // Prepare: a fleet in slow start, sending 200/s, two refusals 20 ms apart among ten answers.
     const { time, store, limiter } = limiterOnVirtualTime();
     await time.run(time.sleep(1_000));
@@ -623,6 +623,19 @@ describe('FleetRateLimiter, in virtual time', () => {
     // Assess
     expect(store.state?.measuredLimit).toBeUndefined();
     expect(store.state?.phase).toBe('slow-start');
+
+    // Act: the fleet uses every slot; nothing refuses it.
+    const { decrease } = limiter.settings;
+    const refusedAt = (store.state?.rate ?? 0) / decrease;
+    const rates: number[] = [];
+    const pauseEnd = time.now;
+    await useEverySlot(time, limiter, pauseEnd + 4_500, () => rates.push(store.state?.rate ?? 0));
+    const capped = Math.max(...rates);
+    await useEverySlot(time, limiter, pauseEnd + 7_000);
+
+    // Assess: up to the rate &Open refused, not past it, for five seconds; then searching again.
+    expect(capped).toBeCloseTo(refusedAt, 2);
+    expect(store.state?.rate).toBeGreaterThan(1.5 * refusedAt);
   });
 
   it('measures the limit from the refusals every container heard, pooled in the shared state', async () => {
@@ -751,6 +764,7 @@ describe("the fleet's limiter state in the ledger table", () => {
       credit: { from: at, until: at + 1_800, rps: 49.383 },
       creditFor: at,
       burstAtMost: 45,
+      searchCap: { rps: 123.457, until: at + 5_000 },
       windowStartedAt: at,
       smoothedRate: 97.654321,
       idleInWindowMs: 12.345678,
