@@ -63,7 +63,8 @@ const DEFAULT_MAX_HEAP_MIB = 512;
  * instead of C2's compiler threads. On this 2-core machine DynamoDB Local had run at over two cores
  * for ~300 requests/s, and the senders got 30–60 rows a second of it while the split ran; with
  * these, 2,000 rows written, claimed, released and read took 10–15 s instead of 17–24 s, and the
- * send benchmark's pipeline used 97.2–98.1 % of &Open's limit instead of 87–96 %.
+ * send benchmark's pipeline used 97.2–98.1 % of &Open's limit in three runs, where ten before had
+ * used 87–98 % (seven of them under 95 %).
  */
 const JVM_TUNING = ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'];
 /** Only when we chose the port: a port given by the caller is theirs to fix. */
